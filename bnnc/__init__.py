@@ -1,0 +1,45 @@
+"""bnnc — compile binarised neural networks to exact, parsimonious CNF formulas.
+
+The Python API has the same verbs as the command line::
+
+    import bnnc
+    model = bnnc.load("examples/tiny.bnn")
+    compiled = bnnc.compile(model, encoding="totalizer")
+    bnnc.write_dimacs(compiled, "tiny.cnf", target_label=1)
+    result = bnnc.check_sat(model, compiled, label=1)    # result.witness: input bits
+    label = bnnc.infer(model, compiled, bits)            # inference through the formula
+    labels = bnnc.predict(model, batch_of_bits)          # numpy reference inference
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from bnnc.api import (
+    Compilation,
+    SatResult,
+    check_sat,
+    compile,
+    emit,
+    infer,
+    load,
+    predict,
+    to_dimacs,
+    variable_map,
+    write_dimacs,
+)
+
+__all__ = [
+    "Compilation",
+    "SatResult",
+    "__version__",
+    "check_sat",
+    "compile",
+    "emit",
+    "infer",
+    "load",
+    "predict",
+    "to_dimacs",
+    "variable_map",
+    "write_dimacs",
+]

@@ -1,0 +1,161 @@
+"""Backend — DIMACS CNF with a projection header, a JSON variable map, atomic file writes.
+
+Layout (also written as comments into every file): input bit i (0-based, flattened row-major)
+is variable i+1, true meaning +1; label c is variable n_in+1+c; then the hidden neurons layer by
+layer, then the class comparisons, then the encoding's auxiliary variables.  The projection
+header lists exactly the input variables: ``c ind … 0`` (CMSGen, UniGen) or ``c p show … 0``
+(ApproxMC 7, Ganak), never both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from bnnc import __version__
+from bnnc.cnf import CnfFormula
+from bnnc.errors import ModelError, OutputError
+
+Projection = Literal["ind", "show"]
+_PER_LINE = 10  # variables per projection line, so that lines stay readable
+
+
+def _ranges(formula: CnfFormula) -> dict[str, tuple[int, int]]:
+    layout = formula.layout
+    n_in, n_cls = layout.n_inputs, layout.n_classes
+    hidden = [h.var for h in layout.hidden if h.var]
+    comparisons = [c.var for c in layout.comparisons if c.var]
+    first_hidden = n_in + n_cls + 1
+    first_cmp = first_hidden + len(hidden)
+    return {
+        "inputs": (1, n_in),
+        "outputs": (n_in + 1, n_in + n_cls),
+        "hidden": (first_hidden, first_cmp - 1),
+        "comparisons": (first_cmp, first_cmp + len(comparisons) - 1),
+        "auxiliary": (layout.n_layout_vars + 1, formula.num_vars),
+    }
+
+
+def _span(lo: int, hi: int) -> str:
+    return f"{lo}..{hi}" if hi >= lo else "none"
+
+
+def format_dimacs(
+    formula: CnfFormula,
+    *,
+    projection: Projection = "ind",
+    target_label: int | None = None,
+    extra_clauses: Iterable[list[int]] = (),
+) -> str:
+    """The DIMACS text: info comments, ``p cnf``, projection, clauses.  Byte-deterministic."""
+    clauses = list(formula.clauses)
+    extra = [list(clause) for clause in extra_clauses]
+    if target_label is not None:
+        if not 0 <= target_label < formula.layout.n_classes:
+            raise ModelError(
+                f"target label {target_label} is out of range 0..{formula.layout.n_classes - 1}"
+            )
+        clauses.append([formula.layout.output_var(target_label)])
+    clauses.extend(extra)
+    r = _ranges(formula)
+    shape = "x".join(str(d) for d in formula.input_shape)
+    lines = [
+        f"c bnnc {__version__}",
+        f"c model {formula.name} sha256:{formula.model_hash}",
+        f"c encoding {formula.encoding} (two-sided, parsimonious: one model per input)",
+        f"c input shape {shape}, flattened row-major; bit i is variable i+1, true = +1",
+        f"c inputs {_span(*r['inputs'])}",
+        f"c outputs {_span(*r['outputs'])} (label c is variable {r['outputs'][0]}+c)",
+        f"c hidden {_span(*r['hidden'])}",
+        f"c comparisons {_span(*r['comparisons'])}",
+        f"c auxiliary {_span(*r['auxiliary'])}",
+    ]
+    if formula.class_names:
+        lines.append("c classes " + " ".join(formula.class_names))
+    if target_label is not None:
+        lines.append(f"c target label {formula.describe_label(target_label)}")
+    lines.append(f"p cnf {formula.num_vars} {len(clauses)}")
+    keyword = "c ind" if projection == "ind" else "c p show"
+    inputs = range(1, formula.layout.n_inputs + 1)
+    for start in range(0, len(inputs), _PER_LINE):
+        chunk = inputs[start : start + _PER_LINE]
+        lines.append(f"{keyword} {' '.join(map(str, chunk))} 0")
+    return "\n".join(lines) + "\n" + _clause_lines(clauses)
+
+
+def _clause_lines(clauses: list[list[int]]) -> str:
+    """``1 -2 0`` lines.  Formats the whole list with one ``str`` call, which is several times
+    faster than joining clause by clause; every clause is a list (CnfFormula.verify)."""
+    if not clauses:
+        return ""
+    return str(clauses)[2:-2].replace("], [", " 0\n").replace(",", "") + " 0\n"
+
+
+def variable_map(formula: CnfFormula) -> dict[str, Any]:
+    """The JSON-able variable map: every input, output, hidden neuron and comparison."""
+    layout = formula.layout
+    shape = formula.input_shape
+    inputs = []
+    for bit in range(layout.n_inputs):
+        index = [int(i) for i in _unravel(bit, shape)]
+        inputs.append({"var": layout.input_var(bit), "bit": bit, "index": index})
+    outputs = [
+        {"var": layout.output_var(c), "label": c, "name": formula.label_name(c)}
+        for c in range(layout.n_classes)
+    ]
+    hidden = [
+        {"layer": h.layer, "index": h.index, "var": h.var or None, "constant": h.constant or None}
+        for h in layout.hidden
+    ]
+    comparisons = [
+        {"above": c.above, "below": c.below, "var": c.var or None, "constant": c.constant}
+        for c in layout.comparisons
+    ]
+    r = _ranges(formula)
+    return {
+        "bnnc": __version__,
+        "model": formula.name,
+        "sha256": formula.model_hash,
+        "encoding": formula.encoding,
+        "input_shape": list(shape),
+        "num_vars": formula.num_vars,
+        "num_clauses": len(formula.clauses),
+        "ranges": {k: list(v) for k, v in r.items()},
+        "inputs": inputs,
+        "outputs": outputs,
+        "hidden": hidden,
+        "comparisons": comparisons,
+    }
+
+
+def _unravel(bit: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    index = []
+    for size in reversed(shape):
+        bit, rem = divmod(bit, size)
+        index.append(rem)
+    return tuple(reversed(index))
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename: never a partial file."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or "."
+        )
+    except OSError as err:
+        raise OutputError(f"{target}: cannot write: {err.strerror or err}") from err
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException as err:  # includes KeyboardInterrupt: remove the temporary file
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OutputError(f"{target}: cannot write: {err.strerror or err}") from err
+        raise

@@ -1,0 +1,102 @@
+"""The one domain exception family of bnnc, and the exit codes it maps to.
+
+Library code raises a :class:`BnncError` subclass; only the CLI turns it into a message and an
+exit code (see ``bnnc.cli``).  Every error's ``str()`` starts with one line that names the file,
+the place and the problem; a :class:`ParseError` adds the offending source line and a caret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (README, "Exit codes")."""
+
+    OK = 0
+    INTERNAL = 1  # a bug in bnnc: e.g. the formula disagreed with the reference
+    USAGE = 2  # bad command line (typer/click's own code)
+    INVALID_MODEL = 3  # the model file cannot be read, parsed or verified
+    LIMIT = 4  # a requested encoding exceeds its size limit
+    IO = 5  # an output file could not be written
+    SAT = 10  # SAT-competition convention: satisfiable
+    UNSAT = 20  # SAT-competition convention: unsatisfiable
+    INTERRUPTED = 130
+
+
+class BnncError(Exception):
+    """Base of every error bnnc reports to a user."""
+
+    exit_code: ExitCode = ExitCode.INVALID_MODEL
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class ModelError(BnncError):
+    """The model is malformed, or is not a BNN that bnnc can encode exactly."""
+
+    exit_code = ExitCode.INVALID_MODEL
+
+
+class EncodingLimitError(BnncError):
+    """An encoding would exceed its documented size limit."""
+
+    exit_code = ExitCode.LIMIT
+
+
+class OutputError(BnncError):
+    """An output file could not be written."""
+
+    exit_code = ExitCode.IO
+
+
+class InternalError(BnncError):
+    """bnnc contradicted itself (e.g. a witness disagrees with the reference): a bug."""
+
+    exit_code = ExitCode.INTERNAL
+
+
+class PassError(BnncError):
+    """A pass's pre- or post-condition failed; carries the pass name (onnx-ir style)."""
+
+    exit_code = ExitCode.INTERNAL
+
+    def __init__(self, pass_name: str, cause: BnncError) -> None:
+        super().__init__(f"in pass {pass_name}: {cause}")
+        self.pass_name = pass_name
+        self.cause = cause
+        # A user's model error stays a model error even when a pass finds it.
+        self.exit_code = cause.exit_code
+
+
+@dataclass(frozen=True)
+class Span:
+    """A place in a source file: 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+
+class ParseError(ModelError):
+    """A syntax or semantic error in a text model, with the source line and a caret."""
+
+    def __init__(self, span: Span, message: str, source_line: str | None = None) -> None:
+        super().__init__(message, where=f"{span.file}:{span.line}:{span.column}")
+        self.span = span
+        self.source_line = source_line
+
+    def __str__(self) -> str:
+        head = f"{self.where}: {self.message}"
+        if self.source_line is None:
+            return head
+        line = self.source_line.rstrip("\n").expandtabs(1)
+        caret = " " * (self.span.column - 1) + "^"
+        return f"{head}\n  {line}\n  {caret}"

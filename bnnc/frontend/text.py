@@ -1,0 +1,617 @@
+"""bnnc's text language (docs/language.md): read a model into the trained or the lowered IR.
+
+The language has two forms.  The *trained* form (``block`` … ``output``) becomes a
+:class:`~bnnc.bnn.BnnModel`; the *lowered* form that :func:`bnnc.printer.print_ilp` writes
+(``threshold`` … ``argmax``) becomes an :class:`~bnnc.ilp.IlpModel`.
+
+Reading happens in two steps:
+
+1. lark (LALR, contextual lexer, grammar ``grammars/bnn.lark``) turns the source into a tree.
+   A syntax error becomes a :class:`ParseError` that says what could have come next.
+2. :class:`_Builder` walks the tree and checks everything the grammar does not (row lengths,
+   value counts, unique names, …) while it still knows where each item was written, so the
+   error points at the offending row, keyword or character.  The model's own ``verify()`` then
+   runs as a safety net.
+
+lark is imported, and the parser built, on first use only, so that ``import bnnc`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bnnc.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.errors import InternalError, ModelError, ParseError, Span
+from bnnc.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.tensor import frozen, ternary
+
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
+    from lark.exceptions import UnexpectedInput
+
+    Node: TypeAlias = Tree[Token]
+    # Where an error points: a token, a rule (its first token), or an explicit (line, column).
+    Where: TypeAlias = Token | Node | tuple[int, int]
+
+__all__ = ["KEYWORDS", "load_text", "parse_text"]
+
+# Every keyword of the grammar.  A name spelled like one of them is printed quoted
+# (bnnc.printer), because in some places the lexer would read it as the keyword.
+KEYWORDS = frozenset(
+    {
+        "network",
+        "input",
+        "arithmetic",
+        "classes",
+        "block",
+        "output",
+        "weights",
+        "bias",
+        "batchnorm",
+        "threshold",
+        "argmax",
+        "beats",
+        "gamma",
+        "beta",
+        "mean",
+        "var",
+        "eps",
+        "float64",
+        "float32",
+    }
+)
+
+_GRAMMAR_FILE = "bnn.lark"
+_TRAINED_KINDS = ("block", "output")
+_BATCHNORM_ARRAYS = ("gamma", "beta", "mean", "var")
+_INT64 = np.iinfo(np.int64)
+
+# Characters allowed in a weight row besides the weights themselves (the ROW token may carry
+# trailing blanks; a tab counts as one column, as in lark's positions).
+_ROW_BLANKS = " \t\r"
+_DROP_ROW_BLANKS = str.maketrans("", "", _ROW_BLANKS)
+_NOT_A_WEIGHT = re.compile(r"[^+\-0 \t\r]")
+# Byte value of '+', '-', '0' → weight; rows are validated before this table is used.
+_WEIGHT_OF_BYTE = np.zeros(256, dtype=np.int8)
+_WEIGHT_OF_BYTE[ord("+")] = 1
+_WEIGHT_OF_BYTE[ord("-")] = -1
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_SPELLED_NON_FINITE = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
+
+# How syntax errors name the terminals they expected.  Keywords and punctuation are shown
+# quoted, from the grammar itself (see _describe_expected).
+_TERMINAL_DESCRIPTIONS = {
+    "ROW": "a weight row like +-0+",
+    "NUMBER": "a number",
+    "NAME": "a name",
+    "STRING": "a name",
+    "SHAPE": "an input shape like 28x28 or 784",
+    "PRECISION": "'float64' or 'float32'",
+    "BN_PARAM": "a batch norm parameter (gamma, beta, mean, var or eps)",
+}
+# Tokens that open a new part of a model: meeting one where '}' was possible usually means
+# that the '}' closing the previous part is missing.
+_SECTION_STARTS = frozenset(
+    {"BLOCK", "OUTPUT", "THRESHOLD", "ARGMAX", "BIAS", "BATCHNORM", "BEATS", "BN_PARAM"}
+)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_text(source: str, filename: str = "<string>") -> BnnModel | IlpModel:
+    """Parse a model written in bnnc's text language; raise :class:`ParseError` on any problem.
+
+    The trained form gives a :class:`BnnModel`, the lowered form an :class:`IlpModel`.  The
+    result has passed ``verify()``.
+    """
+    lines = source.split("\n")  # lark counts lines by '\n' only; so must the error messages
+    if all(
+        not line.strip(_ROW_BLANKS) or line.lstrip(_ROW_BLANKS).startswith("#") for line in lines
+    ):
+        raise ParseError(
+            Span(filename, 1, 1),
+            "the model is empty: it should start with 'network <name>'",
+            lines[0],
+        )
+    builder = _Builder(filename, lines)
+    tree = _parse_tree(source, builder)
+    model = builder.build(tree)
+    try:
+        model.verify()
+    except ModelError as error:
+        # The builder checks everything verify() does, where it was written; should verify()
+        # find something else anyway, report it at the `network` line rather than not at all.
+        raise builder.error(builder.start, error.message) from None
+    return model
+
+
+def load_text(path: str | Path) -> BnnModel | IlpModel:
+    """Read and parse a model file; raise :class:`ModelError` naming the file on any problem."""
+    path = Path(path)
+    try:
+        source = path.read_text(encoding="utf-8-sig")  # utf-8-sig: tolerate a byte-order mark
+    except UnicodeDecodeError as error:
+        raise ModelError(
+            f"cannot read the model: not UTF-8 text (byte offset {error.start})", where=str(path)
+        ) from None
+    except OSError as error:
+        raise ModelError(
+            f"cannot read the model: {error.strerror or error}", where=str(path)
+        ) from None
+    return parse_text(source, str(path))
+
+
+# --------------------------------------------------------------------------- step 1: syntax
+
+
+def _grammar_path() -> Path:
+    """bnn.lark inside the package (wheel install) or in the repository (source checkout).
+
+    The package directory is taken from this module's own location, which is the same as
+    ``Path(bnnc.__file__).parent`` but also works while ``bnnc`` is a namespace package.
+    """
+    package_dir = Path(__file__).resolve().parent.parent
+    candidates = (
+        package_dir / "grammars" / _GRAMMAR_FILE,
+        package_dir.parent / "grammars" / _GRAMMAR_FILE,
+    )
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise InternalError(
+        f"bnnc's grammar {_GRAMMAR_FILE} is missing (looked in "
+        f"{', '.join(str(c.parent) for c in candidates)}); the installation is incomplete"
+    )
+
+
+@functools.cache
+def _parser() -> Lark:
+    """The lark parser, built once on first use (building it takes tens of milliseconds)."""
+    import lark
+
+    return lark.Lark(
+        _grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",  # lets rows, numbers and names share characters (see bnn.lark)
+        propagate_positions=True,  # rules carry the position of their first token: keywords
+    )
+
+
+def _parse_tree(source: str, builder: _Builder) -> Node:
+    from lark.exceptions import LarkError, UnexpectedInput
+
+    parser = _parser()
+    try:
+        return parser.parse(source)
+    except UnexpectedInput as error:
+        raise _syntax_error(error, parser, builder) from None
+    except LarkError as error:  # not expected from a valid grammar, but never leak lark's errors
+        raise builder.error((1, 1), f"cannot parse the model: {error}") from None
+
+
+def _syntax_error(error: UnexpectedInput, parser: Lark, builder: _Builder) -> ParseError:
+    """A ParseError that says what was found and what could have come instead."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    expected: set[str] = set()
+    hint = ""
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        expected = set(error.expected)
+        if token.type == "$END":
+            # lark places the end marker on the last token; point just after that token.
+            where: tuple[int, int] = (token.end_line or 1, token.end_column or 1)
+            found = "the end of the file"
+        else:
+            where = _position(token)
+            found = _show_token(token)
+        if "RBRACE" in expected and (token.type == "$END" or token.type in _SECTION_STARTS):
+            hint = "; is a '}' missing?"
+    elif isinstance(error, UnexpectedCharacters):
+        where = (error.line, error.column)
+        found = f"the character {error.char!r}"
+        expected = set(error.allowed or ())
+    else:
+        where = (error.line, error.column)
+        found = "something unexpected"
+    described = _describe_expected(expected, parser)
+    message = f"expected {described}, got {found}" if described else f"unexpected {found}"
+    return builder.error(where, message + hint)
+
+
+def _describe_expected(names: Iterable[str], parser: Lark) -> str:
+    """Terminal names as words, in a fixed and readable order: ``a number, 'batchnorm' or '}'``."""
+    ranked: set[tuple[int, str]] = set()
+    for name in names:
+        if name in _TERMINAL_DESCRIPTIONS:
+            ranked.add((0, _TERMINAL_DESCRIPTIONS[name]))
+        elif name == "$END":
+            ranked.add((3, "the end of the file"))
+        else:
+            try:
+                pattern = parser.get_terminal(name).pattern
+            except KeyError:  # e.g. lark's own '<END-OF-FILE>' placeholder
+                continue
+            if pattern.type == "str":  # a keyword or punctuation, shown as written
+                ranked.add((1 if pattern.value.isalpha() else 2, f"'{pattern.value}'"))
+    items = [text for _, text in sorted(ranked)]
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def _show_token(token: Token) -> str:
+    if token.type == "ROW":
+        return "a weight row"
+    text = str(token)
+    return repr(text if len(text) <= 30 else text[:27] + "...")
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 neuron', '2 neurons', '3 classes'."""
+    if n == 1:
+        return f"1 {noun}"
+    return f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
+
+
+def _position(token: Token) -> tuple[int, int]:
+    return (token.line or 1, token.column or 1)
+
+
+# --------------------------------------------------------------------------- step 2: semantics
+
+
+def _subtrees(node: Node) -> list[Node]:
+    from lark import Tree
+
+    return [child for child in node.children if isinstance(child, Tree)]
+
+
+def _tokens(node: Node) -> list[Token]:
+    from lark import Token
+
+    return [child for child in node.children if isinstance(child, Token)]
+
+
+class _Builder:
+    """Turns a parse tree into IR, checking each rule while it knows where things were written."""
+
+    def __init__(self, filename: str, lines: list[str]) -> None:
+        self.filename = filename
+        self.lines = lines
+        self.start: tuple[int, int] = (1, 1)  # the `network` line, once known
+
+    def error(self, where: Where, message: str) -> ParseError:
+        if isinstance(where, tuple):
+            line, column = (max(1, n) if isinstance(n, int) else 1 for n in where)
+        elif isinstance(where, str):  # a Token (lark's Token is a str)
+            line, column = _position(where)
+        else:
+            line, column = where.meta.line, where.meta.column
+        # rstrip: a source read without newline translation may end its lines with '\r'.
+        source_line = self.lines[line - 1].rstrip("\r") if 1 <= line <= len(self.lines) else None
+        return ParseError(Span(self.filename, line, column), message, source_line)
+
+    # ---- the model
+
+    def build(self, tree: Node) -> BnnModel | IlpModel:
+        header: dict[str, Node] = {}
+        layers: list[Node] = []
+        for child in _subtrees(tree):
+            if child.data in ("network", "input", "arithmetic", "classes"):
+                header[str(child.data)] = child
+            else:
+                layers.append(child)
+        self.start = (header["network"].meta.line, header["network"].meta.column)
+        name = self.name(_tokens(header["network"])[0])
+        input_shape = self.shape(_tokens(header["input"])[0])
+        class_names = self.class_names(header["classes"]) if "classes" in header else None
+        end_of_model = (tree.meta.end_line, tree.meta.end_column)
+        lowered = self.check_layout(layers, end_of_model)
+
+        # Each layer's rows are as wide as the previous layer; `why` says so in error messages.
+        width = math.prod(input_shape)
+        why = f"one per input: the input is {'x'.join(map(str, input_shape))}"
+        if lowered:
+            if "arithmetic" in header:
+                raise self.error(
+                    header["arithmetic"],
+                    "'arithmetic' only applies to trained models; the lowered form is exact",
+                )
+            thresholds: list[ThresholdLayer] = []
+            for node in layers[:-1]:
+                layer = self.threshold_layer(node, width, why)
+                thresholds.append(layer)
+                width, why = layer.n_out, f"one per neuron of threshold {layer.name!r}"
+            argmax = self.argmax_layer(layers[-1], width, why)
+            self.check_class_count(header.get("classes"), class_names, argmax.n_classes)
+            return IlpModel(name, input_shape, tuple(thresholds), argmax, class_names)
+
+        arithmetic: Arithmetic = "float64"
+        if "arithmetic" in header:
+            arithmetic = "float32" if _tokens(header["arithmetic"])[0] == "float32" else "float64"
+        blocks: list[InnerBlock] = []
+        for node in layers[:-1]:
+            block = self.inner_block(node, width, why)
+            blocks.append(block)
+            width, why = block.n_out, f"one per neuron of block {block.name!r}"
+        output = self.output_block(layers[-1], width, why)
+        self.check_class_count(header.get("classes"), class_names, output.n_classes)
+        return BnnModel(name, input_shape, tuple(blocks), output, class_names, arithmetic)
+
+    def check_layout(self, layers: Sequence[Node], end_of_model: tuple[int, int]) -> bool:
+        """One form only, the output block last, unique names; return True for the lowered form."""
+        if not layers:
+            raise self.error(
+                end_of_model, "the model has no output block: it should end with 'output <name> {'"
+            )
+        first = layers[0]
+        lowered = first.data not in _TRAINED_KINDS
+        final = "argmax" if lowered else "output"
+        for node in layers:
+            if (node.data not in _TRAINED_KINDS) != lowered:
+                raise self.error(
+                    node,
+                    f"'{node.data}' cannot be mixed with '{first.data}' (line {first.meta.line}): "
+                    "a model is either trained (block ... output) or lowered "
+                    "(threshold ... argmax)",
+                )
+        for node, after in itertools.pairwise(layers):
+            if node.data == final:
+                raise self.error(
+                    after,
+                    f"the {final} block on line {node.meta.line} must be the last block",
+                )
+        if layers[-1].data != final:
+            raise self.error(
+                end_of_model,
+                f"the model has no output block: it should end with '{final} <name> {{'",
+            )
+        seen: dict[str, Token] = {}
+        for node in layers:
+            token = _tokens(node)[0]
+            name = self.name(token)
+            if name in seen:
+                raise self.error(
+                    token,
+                    f"there is already a block called {name!r} (line {seen[name].line}); "
+                    "block names must be unique",
+                )
+            seen[name] = token
+        return lowered
+
+    def class_names(self, node: Node) -> tuple[str, ...]:
+        names: dict[str, Token] = {}
+        for token in _tokens(node):
+            name = self.name(token)
+            if name in names:
+                raise self.error(token, f"class name {name!r} is given twice")
+            names[name] = token
+        return tuple(names)
+
+    def check_class_count(
+        self, node: Node | None, class_names: tuple[str, ...] | None, n_classes: int
+    ) -> None:
+        if node is not None and class_names is not None and len(class_names) != n_classes:
+            raise self.error(
+                node,
+                f"{_count(len(class_names), 'class name')} for {_count(n_classes, 'class')} "
+                "(one per weight row of the output block)",
+            )
+
+    # ---- trained blocks
+
+    def inner_block(self, node: Node, width: int, why: str) -> InnerBlock:
+        name = self.name(_tokens(node)[0])
+        weights_node, *rest = _subtrees(node)
+        weights = self.weights(weights_node, width, why)
+        n_out = int(weights.shape[0])
+        bias = frozen(np.zeros(n_out), np.float64)
+        batchnorm = None
+        for part in rest:
+            if part.data == "bias":
+                bias = self.reals(part, _tokens(part), n_out, "bias", "neuron")
+            else:
+                batchnorm = self.batchnorm(part, n_out)
+        return InnerBlock(name, weights, bias, batchnorm)
+
+    def output_block(self, node: Node, width: int, why: str) -> OutputBlock:
+        name = self.name(_tokens(node)[0])
+        weights_node, *rest = _subtrees(node)
+        weights = self.weights(weights_node, width, why)
+        n_classes = int(weights.shape[0])
+        bias = frozen(np.zeros(n_classes), np.float64)
+        for part in rest:
+            if part.data == "batchnorm":
+                raise self.error(
+                    part, "an output block has no batch norm: it computes argmax(A x + b)"
+                )
+            bias = self.reals(part, _tokens(part), n_classes, "bias", "class")
+        return OutputBlock(name, weights, bias)
+
+    def batchnorm(self, node: Node, n_out: int) -> BatchNorm:
+        params: dict[str, tuple[Token, list[Token]]] = {}
+        for param in _subtrees(node):
+            keyword, *values = _tokens(param)
+            if keyword in params:
+                raise self.error(
+                    keyword,
+                    f"{keyword} is given twice (first on line {params[keyword][0].line})",
+                )
+            params[str(keyword)] = (keyword, values)
+        missing = [p for p in (*_BATCHNORM_ARRAYS, "eps") if p not in params]
+        if missing:
+            raise self.error(
+                node,
+                f"this batch norm lacks {', '.join(missing)}: "
+                "it needs gamma, beta, mean, var and eps",
+            )
+        arrays = {
+            p: self.reals(params[p][0], params[p][1], n_out, p, "neuron") for p in _BATCHNORM_ARRAYS
+        }
+        eps_keyword, eps_values = params["eps"]
+        if len(eps_values) != 1:
+            raise self.error(eps_keyword, f"eps takes one number, got {len(eps_values)}")
+        eps = self.real(eps_values[0])
+        if eps < 0:
+            raise self.error(eps_values[0], "eps must be ≥ 0")
+        # The same test as BnnModel.verify(): the batch norm divides by sqrt(var + eps).
+        bad = np.flatnonzero(~(arrays["var"] + eps > 0))
+        if bad.size:
+            i = int(bad[0])
+            raise self.error(
+                params["var"][1][i],
+                f"var + eps = {float(arrays['var'][i] + eps)!r} for neuron {i}; it must be > 0 "
+                "(the batch norm divides by its square root)",
+            )
+        return BatchNorm(
+            gamma=arrays["gamma"],
+            beta=arrays["beta"],
+            mean=arrays["mean"],
+            var=arrays["var"],
+            eps=eps,
+        )
+
+    # ---- lowered blocks
+
+    def threshold_layer(self, node: Node, width: int, why: str) -> ThresholdLayer:
+        name = self.name(_tokens(node)[0])
+        rows = _subtrees(node)
+        if not rows:
+            raise self.error(node, "this threshold block is empty: write one 'row >= C' per neuron")
+        weights: list[NDArray[np.int8]] = []
+        thresholds: list[int] = []
+        for row_node in rows:
+            row, bound = _tokens(row_node)
+            weights.append(self.weight_row(row, width, why))
+            thresholds.append(self.integer(bound, "a threshold"))
+        return ThresholdLayer(name, ternary(np.stack(weights)), frozen(thresholds, np.int64))
+
+    def argmax_layer(self, node: Node, width: int, why: str) -> ArgmaxLayer:
+        name = self.name(_tokens(node)[0])
+        weights_node, *beats_nodes = _subtrees(node)
+        weights = self.weights(weights_node, width, why)
+        n = int(weights.shape[0])
+        beats = np.zeros((n, n), dtype=np.int64)  # only the strict upper triangle is meaningful
+        seen: dict[tuple[int, int], Node] = {}
+        for line in beats_nodes:
+            first, second, bound = _tokens(line)
+            c, j = self.class_index(first, n), self.class_index(second, n)
+            if c >= j:
+                raise self.error(
+                    first,
+                    f"write each pair once, lower class first: 'beats {min(c, j)} {max(c, j)}'"
+                    if c != j
+                    else "a class is not compared with itself",
+                )
+            if (c, j) in seen:
+                raise self.error(
+                    line,
+                    f"the pair {c} {j} is already given on line {seen[c, j].meta.line}",
+                )
+            seen[c, j] = line
+            beats[c, j] = self.integer(bound, "a threshold")
+        for c in range(n):
+            for j in range(c + 1, n):
+                if (c, j) not in seen:
+                    raise self.error(
+                        node,
+                        f"argmax {name!r} lacks 'beats {c} {j} >= T': "
+                        "every pair of classes c < j needs one line",
+                    )
+        return ArgmaxLayer(name, weights, frozen(beats, np.int64))
+
+    # ---- pieces
+
+    def weights(self, node: Node, width: int, why: str) -> NDArray[np.int8]:
+        rows = _tokens(node)
+        if not rows:
+            raise self.error(node, "this weights block is empty: write one row per neuron")
+        return ternary(np.stack([self.weight_row(row, width, why) for row in rows]))
+
+    def weight_row(self, row: Token, width: int, why: str) -> NDArray[np.int8]:
+        """One row of '+', '-', '0' (blanks ignored) as int8, checked to be ``width`` long."""
+        text = str(row)
+        bad = _NOT_A_WEIGHT.search(text)
+        if bad:
+            line, column = _position(row)
+            raise self.error(
+                (line, column + bad.start()),
+                f"{bad.group()!r} is not a weight: write '+' for +1, '-' for -1 and '0' for 0",
+            )
+        digits = text.translate(_DROP_ROW_BLANKS)
+        if len(digits) != width:
+            raise self.error(
+                row,
+                f"this row has {_count(len(digits), 'weight')}, expected {width} ({why})",
+            )
+        # One vectorised lookup instead of a Python loop: rows of big models are long.
+        return _WEIGHT_OF_BYTE[np.frombuffer(digits.encode("ascii"), dtype=np.uint8)]
+
+    def reals(
+        self, where: Where, tokens: Sequence[Token], count: int, what: str, unit: str
+    ) -> NDArray[np.float64]:
+        if len(tokens) != count:
+            raise self.error(
+                where,
+                f"{_count(len(tokens), f'{what} value')} for {_count(count, unit)}: "
+                f"give one per {unit}",
+            )
+        return frozen([self.real(token) for token in tokens], np.float64)
+
+    def real(self, token: Token) -> float:
+        value = float(token)  # NUMBER's syntax is a subset of what float() reads
+        if math.isfinite(value):
+            return value
+        if _SPELLED_NON_FINITE.fullmatch(token):
+            raise self.error(token, f"{token} is not allowed: parameters must be finite numbers")
+        raise self.error(token, f"{token} is too large for a 64-bit float")
+
+    def integer(self, token: Token, what: str) -> int:
+        if not _INTEGER.fullmatch(token):
+            raise self.error(token, f"{what} must be an integer, got {token}")
+        # Python refuses to convert integers of thousands of digits; none of those fit anyway.
+        value = int(token) if len(token) <= 30 else _INT64.max + 1
+        if not _INT64.min <= value <= _INT64.max:
+            raise self.error(token, f"{what} must fit in a 64-bit integer, got {token}")
+        return value
+
+    def class_index(self, token: Token, n_classes: int) -> int:
+        index = self.integer(token, "a class index")
+        if not 0 <= index < n_classes:
+            raise self.error(
+                token,
+                f"class {index} does not exist: the classes are numbered 0 to {n_classes - 1}",
+            )
+        return index
+
+    def shape(self, token: Token) -> tuple[int, ...]:
+        # Like integer(): keep int() away from absurdly long digit strings.
+        dims = tuple(int(d) if len(d) <= 30 else _INT64.max + 1 for d in token.split("x"))
+        if any(d <= 0 for d in dims):
+            raise self.error(token, f"input sizes must be positive, got {token}")
+        if any(d > _INT64.max for d in dims):
+            raise self.error(token, f"input size too large in {token}")
+        return dims
+
+    def name(self, token: Token) -> str:
+        if token.type != "STRING":
+            return str(token)
+        try:
+            # STRING only matches valid JSON string literals (see bnn.lark).
+            value = json.loads(token)
+        except ValueError:  # pragma: no cover - the grammar should have refused the token
+            raise self.error(token, f"invalid quoted name {token}") from None
+        return str(value)
