@@ -1,7 +1,7 @@
 """The pass pipeline: BNN → MILP → ILP → cardinality → CNF, each stage kept and timed.
 
 Each pass is run by :func:`_run`, which verifies its input and output and re-raises any
-failure with the pass's name (onnx-ir style), so a broken invariant names its culprit.
+failure with the pass's name in its message (onnx-ir style), keeping the error's type.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bnnc.bnn import BnnModel
 from bnnc.card import CardModel, lower_ilp_to_card
 from bnnc.cnf import CnfFormula, lower_card_to_cnf
 from bnnc.encodings import DEFAULT_ENCODING, ENCODING_NAMES
-from bnnc.errors import BnncError, PassError
+from bnnc.errors import BnncError
 from bnnc.ilp import IlpModel, lower_milp_to_ilp
 from bnnc.milp import MilpModel, lower_bnn_to_milp
 
@@ -70,10 +70,12 @@ def _run(name: str, fn: Callable[[In], Out], arg: In, timings: dict[str, float])
         arg.verify()
         result = fn(arg)
         result.verify()
-    except PassError:
-        raise
     except BnncError as err:
-        raise PassError(name, err) from err
+        # Keep the error's type (and exit code) so callers can catch e.g. EncodingLimitError;
+        # add the pass name so a broken invariant names its culprit.
+        if not err.message.startswith("in pass "):
+            err.message = f"in pass {name}: {err.message}"
+        raise
     timings[name] = time.perf_counter() - start
     return result
 

@@ -63,19 +63,6 @@ class InternalError(BnncError):
     exit_code = ExitCode.INTERNAL
 
 
-class PassError(BnncError):
-    """A pass's pre- or post-condition failed; carries the pass name (onnx-ir style)."""
-
-    exit_code = ExitCode.INTERNAL
-
-    def __init__(self, pass_name: str, cause: BnncError) -> None:
-        super().__init__(f"in pass {pass_name}: {cause}")
-        self.pass_name = pass_name
-        self.cause = cause
-        # A user's model error stays a model error even when a pass finds it.
-        self.exit_code = cause.exit_code
-
-
 @dataclass(frozen=True)
 class Span:
     """A place in a source file: 1-based line and column."""

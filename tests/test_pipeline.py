@@ -150,3 +150,11 @@ def test_refuses_magnitude_dependent_comparisons() -> None:
     assert 2.0 + 1e-300 == 2.0
     with pytest.raises(BnncError, match=MAGNITUDE_DEPENDENT):
         bnnc.compile(model)
+
+
+def test_pass_errors_keep_their_type_and_name_the_pass() -> None:
+    from bnnc.errors import EncodingLimitError
+
+    model = random_bnn([30, 2, 2], seed=0)
+    with pytest.raises(EncodingLimitError, match=r"^in pass lower_card_to_cnf: h1\[0\]: direct"):
+        bnnc.compile(model, "direct")

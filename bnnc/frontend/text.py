@@ -186,6 +186,9 @@ def _parser() -> Lark:
         parser="lalr",
         lexer="contextual",  # lets rows, numbers and names share characters (see bnn.lark)
         propagate_positions=True,  # rules carry the position of their first token: keywords
+        # Reuse the LALR tables across processes (lark keys the cache file on the grammar and
+        # options, in the temporary directory): saves most of a CLI run's parser set-up.
+        cache=True,
     )
 
 
