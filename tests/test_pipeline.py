@@ -158,3 +158,51 @@ def test_pass_errors_keep_their_type_and_name_the_pass() -> None:
     model = random_bnn([30, 2, 2], seed=0)
     with pytest.raises(EncodingLimitError, match=r"^in pass lower_card_to_cnf: h1\[0\]: direct"):
         bnnc.compile(model, "direct")
+
+
+@pytest.mark.parametrize("encoding", ENCODING_NAMES)
+def test_hand_written_thresholds_of_either_parity(encoding: str) -> None:
+    """A lowered model may give any integer C, also one that ⟨a, x⟩ can never equal (wrong
+    parity, out of range): ⟨a, x⟩ ≥ C must still mean ⌈(C + n′)/2⌉ true literals."""
+    from bnnc.frontend.text import parse_text
+
+    rows = "\n".join(f"  +-+0 >= {c}\n  ++-- >= {c}" for c in range(-5, 6))
+    text = (
+        f"network parity\ninput 4\nthreshold h {{\n{rows}\n}}\n"
+        "argmax out {\n  weights {\n"
+        + "\n".join("    " + "".join("+-"[(i >> b) & 1] for b in range(22)) for i in (5, 9))
+        + "\n  }\n  beats 0 1 >= 1\n}\n"
+    )
+    model = parse_text(text)
+    inputs = all_inputs(4)
+    hidden = bnnc.reference.hidden_activations(model, inputs)[0]
+    x = np.where(inputs, 1, -1)
+    for i, c in enumerate(range(-5, 6)):  # the reference itself is the plain integer comparison
+        assert (hidden[:, 2 * i] == (x @ [1, -1, 1, 0] >= c)).all()
+    compiled = bnnc.compile(model, encoding)
+    formula = compiled.formula
+    with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:
+        for row, fires in zip(inputs, hidden, strict=True):
+            assumptions = [
+                formula.layout.input_var(i) * (1 if b else -1) for i, b in enumerate(row)
+            ]
+            assert solver.solve(assumptions=assumptions)
+            values = {abs(lit): lit > 0 for lit in solver.get_model()}
+            got = [values[h.var] if h.var else h.constant == 1 for h in formula.layout.hidden]
+            assert got == fires.tolist()
+    labels = predict(model, inputs)
+    assert formula_labels_ilp(compiled, inputs) == [[int(c)] for c in labels]
+
+
+def formula_labels_ilp(compiled: Compilation, inputs: np.ndarray) -> list[list[int]]:
+    formula = compiled.formula
+    layout = formula.layout
+    with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:
+        out = []
+        for row in inputs:
+            solver.solve(
+                assumptions=[layout.input_var(i) * (1 if b else -1) for i, b in enumerate(row)]
+            )
+            values = {abs(lit): lit > 0 for lit in solver.get_model()}
+            out.append([c for c in range(layout.n_classes) if values.get(layout.output_var(c))])
+    return out
