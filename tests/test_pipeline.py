@@ -44,7 +44,11 @@ def compile_or_reject(model: BnnModel, encoding: str) -> Compilation:
 
 def formula_labels(model: BnnModel, encoding: str, inputs: np.ndarray) -> list[list[int]]:
     """For each input row, the list of output labels true in the (unique) model."""
-    formula = compile_or_reject(model, encoding).formula
+    return compiled_labels(compile_or_reject(model, encoding), inputs)
+
+
+def compiled_labels(compiled: Compilation, inputs: np.ndarray) -> list[list[int]]:
+    formula = compiled.formula
     layout = formula.layout
     labels = []
     with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:
@@ -191,18 +195,4 @@ def test_hand_written_thresholds_of_either_parity(encoding: str) -> None:
             got = [values[h.var] if h.var else h.constant == 1 for h in formula.layout.hidden]
             assert got == fires.tolist()
     labels = predict(model, inputs)
-    assert formula_labels_ilp(compiled, inputs) == [[int(c)] for c in labels]
-
-
-def formula_labels_ilp(compiled: Compilation, inputs: np.ndarray) -> list[list[int]]:
-    formula = compiled.formula
-    layout = formula.layout
-    with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:
-        out = []
-        for row in inputs:
-            solver.solve(
-                assumptions=[layout.input_var(i) * (1 if b else -1) for i, b in enumerate(row)]
-            )
-            values = {abs(lit): lit > 0 for lit in solver.get_model()}
-            out.append([c for c in range(layout.n_classes) if values.get(layout.output_var(c))])
-    return out
+    assert compiled_labels(compiled, inputs) == [[int(c)] for c in labels]
