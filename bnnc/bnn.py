@@ -12,6 +12,7 @@ floating-point operations.  Frontends record which float precision their framewo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,6 +22,13 @@ from numpy.typing import NDArray
 from bnnc.errors import ModelError
 
 Arithmetic = Literal["float64", "float32"]
+
+# An oracle maps integer pre-activations s = A·x (neurons or classes on the last axis) to what
+# the model's own engine computes from them: activations (True = +1) for an inner block, scores
+# for the output block.  Frontends whose framework arithmetic is not the formula below (ONNX
+# graphs run by onnxruntime) supply one; the threshold derivation then evaluates it directly.
+ActivationOracle = Callable[[NDArray[np.int64]], NDArray[np.bool_]]
+ScoreOracle = Callable[[NDArray[np.int64]], NDArray[np.floating]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +50,7 @@ class InnerBlock:
     weights: NDArray[np.int8]  # (n_out, n_in), entries in {-1, 0, +1}
     bias: NDArray[np.float64]  # (n_out,)
     batchnorm: BatchNorm | None  # None: the block binarises A x + b directly
+    oracle: ActivationOracle | None = None  # overrides bias and batch norm when given
 
     @property
     def n_in(self) -> int:
@@ -59,6 +68,7 @@ class OutputBlock:
     name: str
     weights: NDArray[np.int8]  # (n_classes, n_in)
     bias: NDArray[np.float64]  # (n_classes,)
+    oracle: ScoreOracle | None = None  # overrides the bias when given
 
     @property
     def n_in(self) -> int:
@@ -169,6 +179,8 @@ def block_activation(
     ``preactivation`` has the neurons on its last axis (any leading batch shape).  The result is
     True for +1.  sign(0) = +1: z ≥ 0 gives +1, as in the paper.
     """
+    if block.oracle is not None:
+        return np.asarray(block.oracle(preactivation), dtype=bool)
     dt = _dtype(arithmetic)
     y = preactivation.astype(dt) + block.bias.astype(dt)
     if block.batchnorm is None:
@@ -181,17 +193,11 @@ def block_activation(
     return np.asarray(z >= 0)
 
 
-def score(
-    block: OutputBlock, cls: int, preactivation: NDArray[np.int64], arithmetic: Arithmetic
-) -> NDArray[np.floating]:
-    """The reference score of one class, s + b_cls, element-wise (same operation as below)."""
-    dt = _dtype(arithmetic)
-    return np.asarray(preactivation.astype(dt) + dt(block.bias[cls]))
-
-
 def output_scores(
     block: OutputBlock, preactivation: NDArray[np.int64], arithmetic: Arithmetic
 ) -> NDArray[np.floating]:
     """The reference scores s + b for integer pre-activations s = A·x (classes on the last axis)."""
+    if block.oracle is not None:
+        return np.asarray(block.oracle(preactivation))
     dt = _dtype(arithmetic)
     return np.asarray(preactivation.astype(dt) + block.bias.astype(dt))

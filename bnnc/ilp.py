@@ -14,10 +14,11 @@ same on every reachable s is *constant*: it gets the all-zero row with C = 0 (al
 (always −1), and its value is folded into the next layer, which drops that column and moves the
 contribution into its own threshold.
 
-Output comparisons use the reference scores fl(s_c + b_c) ≥ fl(s_j + b_j).  That is a function of
-d = s_c − s_j alone except when b_j − b_c lies within float rounding of an integer; the pass
-checks every reachable (s_c, s_j) pair near the boundary and refuses, with a clear message, the
-(pathological) case where the float comparison depends on more than d.
+Output comparisons use the reference scores, e.g. fl(s_c + b_c) ≥ fl(s_j + b_j), tabulated at every
+reachable pre-activation of each class (or computed by the block's oracle).  The comparison is a
+function of d = s_c − s_j alone except when the biases differ by an amount within float rounding
+of an integer; the pass checks every reachable (s_c, s_j) pair and refuses, with a clear message,
+the case where the float comparison depends on more than d.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from bnnc.bnn import (
     InnerBlock,
     OutputBlock,
     block_activation,
-    score,
+    output_scores,
     verify_common,
 )
 from bnnc.errors import ModelError
@@ -136,10 +137,6 @@ def _verify_rows(name: str, weights: NDArray[np.int8], n_in: int) -> None:
 
 # --------------------------------------------------------------------------- the pass
 
-# Scores and pre-activations must stay well inside the float's integer resolution, so that two
-# scores whose exact difference is ≥ 2 can never round to the same order the other way round.
-_EXACT_LIMIT = {"float64": 2.0**50, "float32": 2.0**22}
-
 
 def lower_milp_to_ilp(milp: MilpModel) -> IlpModel:
     """Derive exact integer thresholds from the reference arithmetic of ``milp.source``."""
@@ -158,12 +155,7 @@ def lower_milp_to_ilp(milp: MilpModel) -> IlpModel:
 
     out = model.output
     weights, shift = _fold_constant_inputs(out.weights, incoming)
-    _check_magnitude(out.name, out.bias, weights, shift, arithmetic)
-    beats = np.zeros((out.n_classes, out.n_classes), dtype=np.int64)
-    n_active = np.count_nonzero(weights, axis=1)
-    for c in range(out.n_classes):
-        for j in range(c + 1, out.n_classes):
-            beats[c, j] = _pair_threshold(out, c, j, n_active, shift, arithmetic)
+    weights, beats = _output_comparisons(out, weights, shift, arithmetic)
     return IlpModel(
         name=model.name,
         input_shape=model.input_shape,
@@ -171,6 +163,15 @@ def lower_milp_to_ilp(milp: MilpModel) -> IlpModel:
         output=ArgmaxLayer(out.name, ternary(weights), frozen(beats, np.int64)),
         class_names=model.class_names,
     )
+
+
+def _reachable_grid(
+    weights: NDArray[np.int8],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Row m holds every row's m-th smallest reachable sum −n′ + 2m (masked past n′)."""
+    n_active = np.count_nonzero(weights, axis=1).astype(np.int64)
+    m = np.arange(int(n_active.max(initial=0)) + 1, dtype=np.int64)[:, None]
+    return n_active, 2 * m - n_active[None, :], m <= n_active[None, :]
 
 
 def _fold_constant_inputs(
@@ -182,21 +183,6 @@ def _fold_constant_inputs(
     return folded, shift
 
 
-def _check_magnitude(
-    name: str,
-    bias: NDArray[np.float64],
-    weights: NDArray[np.int8],
-    shift: NDArray[np.int64],
-    arithmetic: Arithmetic,
-) -> None:
-    reach = np.abs(shift) + np.count_nonzero(weights, axis=1) + np.abs(bias)
-    if (reach >= _EXACT_LIMIT[arithmetic]).any():
-        raise ModelError(
-            f"layer {name!r}: pre-activations plus bias reach {float(reach.max()):.3g}, beyond "
-            f"the range where {arithmetic} represents every integer step exactly"
-        )
-
-
 def _layer_thresholds(
     block: InnerBlock, weights: NDArray[np.int8], shift: NDArray[np.int64], arithmetic: Arithmetic
 ) -> tuple[NDArray[np.int64], NDArray[np.int8]]:
@@ -205,12 +191,7 @@ def _layer_thresholds(
     direction is +1 or −1 for a neuron that depends on x, and 0 for a constant neuron, whose
     threshold is then 0 (always +1) or 1 (always −1).
     """
-    _check_magnitude(block.name, block.bias, weights, shift, arithmetic)
-    n_active = np.count_nonzero(weights, axis=1).astype(np.int64)
-    # Row m of the grid holds, for every neuron, its m-th smallest reachable sum −n' + 2m.
-    m = np.arange(int(n_active.max(initial=0)) + 1, dtype=np.int64)[:, None]
-    sums = 2 * m - n_active[None, :]
-    reachable = m <= n_active[None, :]
+    n_active, sums, reachable = _reachable_grid(weights)
     # The reference sees ⟨row, x⟩ plus the contribution of folded constant inputs.
     fires = block_activation(block, np.where(reachable, sums, 0) + shift, arithmetic)
 
@@ -236,49 +217,61 @@ def _layer_thresholds(
     return thresholds, directions
 
 
+def _output_comparisons(
+    out: OutputBlock, weights: NDArray[np.int8], shift: NDArray[np.int64], arithmetic: Arithmetic
+) -> tuple[NDArray[np.int8], NDArray[np.int64]]:
+    """(weights, beats): class c < j ranks above j ⇔ ⟨w_c − w_j, x⟩ ≥ beats[c, j].
+
+    Every class's score is tabulated at every reachable pre-activation.  Scores must all be
+    non-decreasing in the pre-activation, or all non-increasing (a negative output scale); in
+    the second case the rows are negated so that the comparison is again "difference ≥ T".
+    """
+    n_active, sums, reachable = _reachable_grid(weights)
+    scores = output_scores(out, np.where(reachable, sums, 0) + shift, arithmetic)
+    tables = [scores[: n_active[c] + 1, c] for c in range(out.n_classes)]
+    steps = [np.sign(np.diff(t.astype(np.float64))) for t in tables]
+    rising = any((st > 0).any() for st in steps)
+    falling = any((st < 0).any() for st in steps)
+    if rising and falling:
+        raise ModelError(
+            f"layer {out.name!r}: some class scores rise and others fall with the "
+            "pre-activation, so the argmax is not a comparison of weighted sums"
+        )
+    if falling:  # s ↦ −s reverses every table; the reachable sums are symmetric
+        weights = (-weights).astype(np.int8)
+        tables = [t[::-1] for t in tables]
+    beats = np.zeros((out.n_classes, out.n_classes), dtype=np.int64)
+    for c in range(out.n_classes):
+        for j in range(c + 1, out.n_classes):
+            beats[c, j] = _pair_threshold(out.name, c, j, tables[c], tables[j], arithmetic)
+    return weights, beats
+
+
 def _pair_threshold(
-    out: OutputBlock,
+    name: str,
     c: int,
     j: int,
-    n_active: NDArray[np.int64],
-    shift: NDArray[np.int64],
+    table_c: NDArray[np.floating],
+    table_j: NDArray[np.floating],
     arithmetic: Arithmetic,
 ) -> int:
-    """T such that fl(s_c + b_c) ≥ fl(s_j + b_j) ⇔ v_c − v_j ≥ T on every reachable pair.
+    """T such that score_c ≥ score_j ⇔ v_c − v_j ≥ T on every reachable (v_c, v_j).
 
-    v_c, v_j are the variable parts of the class pre-activations (s = v + constant shift).  Far
-    from the real boundary Δ = (b_j + shift_j) − (b_c + shift_c) the float comparison equals the
-    exact one (``_check_magnitude``), so only differences d within 2 of Δ are evaluated, on every
-    (v_c, v_j) with v_c − v_j = d, each reachable on its own (a superset of the joint pairs).
+    Each class's variable part v is reachable on its own (a superset of the joint pairs), so
+    the answer holds on every input.  If the float comparison is not a function of v_c − v_j
+    (biases within rounding of an integer apart), no T exists and bnnc refuses.
     """
-    vc_max, vj_max = int(n_active[c]), int(n_active[j])
-    delta = float(out.bias[j]) + float(shift[j]) - float(out.bias[c]) - float(shift[c])
-    first_true: int | None = None
-    last_false: int | None = None
-    vj = np.arange(-vj_max, vj_max + 1, 2, dtype=np.int64)
-    for d in range(int(np.floor(delta)) - 2, int(np.ceil(delta)) + 3):
-        vc = vj + d
-        ok = (np.abs(vc) <= vc_max) & ((vc + vc_max) % 2 == 0)
-        if not ok.any():
-            continue
-        wins = score(out, c, vc[ok] + shift[c], arithmetic) >= score(
-            out, j, vj[ok] + shift[j], arithmetic
+    v_c = np.arange(-(table_c.size - 1), table_c.size, 2, dtype=np.int64)
+    v_j = np.arange(-(table_j.size - 1), table_j.size, 2, dtype=np.int64)
+    wins = table_c[:, None] >= table_j[None, :]
+    diffs = v_c[:, None] - v_j[None, :]
+    if not wins.any():
+        return int(diffs.max()) + 1
+    first_win = int(diffs[wins].min())
+    if (~wins).any() and first_win <= int(diffs[~wins].max()):
+        raise ModelError(
+            f"layer {name!r}: classes {c} and {j} have biases whose difference lies within "
+            f"{arithmetic} rounding of an integer, so comparing their scores depends on the "
+            "size of the scores, not only on their difference; bnnc cannot encode this exactly"
         )
-        if wins.all() != wins.any():
-            raise ModelError(
-                f"layer {out.name!r}: classes {c} and {j} have biases whose difference lies "
-                f"within {arithmetic} rounding of an integer, so comparing their scores depends "
-                "on the size of the scores, not only on their difference; bnnc cannot encode "
-                "this exactly"
-            )
-        if wins.all():
-            first_true = d if first_true is None else first_true
-        else:
-            last_false = d
-    if first_true is None or (last_false is not None and last_false > first_true):
-        if first_true is not None:
-            raise ModelError(
-                f"layer {out.name!r}: comparison of classes {c} and {j} is not monotone"
-            )
-        return int(np.ceil(delta)) + 3  # no evaluated difference wins: boundary above the window
-    return first_true
+    return first_win
