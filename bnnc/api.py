@@ -14,7 +14,7 @@ from bnnc.compiler import Compilation, Stage, compile_model
 from bnnc.dimacs import Projection, format_dimacs, write_atomic
 from bnnc.dimacs import variable_map as _variable_map
 from bnnc.encodings import DEFAULT_ENCODING
-from bnnc.errors import BnncError, ModelError
+from bnnc.errors import BnncError
 from bnnc.ilp import IlpModel
 from bnnc.reference import predict as _predict
 from bnnc.solve import SatResult
@@ -40,14 +40,12 @@ __all__ = [
 
 
 def load(path: str | Path) -> Model:
-    """Read a model file: bnnc's text language (``.bnn``)."""
+    """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else)."""
     file = Path(path)
     if file.suffix.lower() == ".onnx":
-        raise ModelError(
-            "ONNX models are not supported by this version of bnnc yet; "
-            "write the network in bnnc's text language (.bnn)",
-            where=str(file),
-        )
+        from bnnc.frontend.onnx import load_onnx
+
+        return load_onnx(file)
     from bnnc.frontend.text import load_text
 
     return load_text(file)
@@ -64,6 +62,11 @@ def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: A
     if stage == "bnn":
         if not isinstance(model, BnnModel):
             raise BnncError(f"model {model.name!r} is in the lowered form; it has no bnn stage")
+        if any(b.oracle is not None for b in model.blocks) or model.output.oracle is not None:
+            raise BnncError(
+                "--emit bnn is not available yet for models whose arithmetic is their "
+                "framework's (ONNX); --emit ilp prints the exact lowered form"
+            )
         from bnnc.printer import print_bnn
 
         model.verify()
@@ -111,7 +114,9 @@ def write_dimacs(
 
 def variable_map(compiled: Compilation) -> dict[str, Any]:
     """The variable map (inputs, outputs, hidden neurons, comparisons) as a JSON-able dict."""
-    return _variable_map(compiled.formula)
+    source = compiled.source
+    conditions = source.input_conditions if isinstance(source, BnnModel) else None
+    return _variable_map(compiled.formula, conditions)
 
 
 def write_variable_map(compiled: Compilation, path: str | Path) -> None:

@@ -89,6 +89,11 @@ class BnnModel:
     output: OutputBlock
     class_names: tuple[str, ...] | None = None
     arithmetic: Arithmetic = "float64"
+    # Frontends that read another framework's file say, per input bit, what it means on that
+    # model's own input (e.g. "x[0,0,3,4] >= 0.5"), and give its own inference on the input
+    # tensor that a bit vector stands for: witnesses are checked against it too.
+    input_conditions: tuple[str, ...] | None = None
+    framework_predict: Callable[[NDArray[np.bool_]], NDArray[np.int64]] | None = None
 
     @property
     def n_inputs(self) -> int:

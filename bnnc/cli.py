@@ -61,7 +61,10 @@ def _version(value: bool) -> None:
 
 @app.command()
 def main_command(
-    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="Model file (.bnn).")],
+    model_path: Annotated[
+        Path,
+        typer.Argument(metavar="MODEL", help="Model file: .onnx, or bnnc's text language (.bnn)."),
+    ],
     output: Annotated[
         str | None,
         typer.Option(

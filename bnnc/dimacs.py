@@ -95,14 +95,20 @@ def _clause_lines(clauses: list[list[int]]) -> str:
     return str(clauses)[2:-2].replace("], [", " 0\n").replace(",", "") + " 0\n"
 
 
-def variable_map(formula: CnfFormula) -> dict[str, Any]:
-    """The JSON-able variable map: every input, output, hidden neuron and comparison."""
+def variable_map(
+    formula: CnfFormula, input_conditions: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """The JSON-able variable map: every input, output, hidden neuron and comparison; with
+    ``input_conditions``, what each input bit means on the model's own input."""
     layout = formula.layout
     shape = formula.input_shape
     inputs = []
     for bit in range(layout.n_inputs):
         index = [int(i) for i in _unravel(bit, shape)]
-        inputs.append({"var": layout.input_var(bit), "bit": bit, "index": index})
+        entry: dict[str, Any] = {"var": layout.input_var(bit), "bit": bit, "index": index}
+        if input_conditions is not None:
+            entry["condition"] = input_conditions[bit]
+        inputs.append(entry)
     outputs = [
         {"var": layout.output_var(c), "label": c, "name": formula.label_name(c)}
         for c in range(layout.n_classes)

@@ -270,8 +270,10 @@ def _pair_threshold(
     first_win = int(diffs[wins].min())
     if (~wins).any() and first_win <= int(diffs[~wins].max()):
         raise ModelError(
-            f"layer {name!r}: classes {c} and {j} have biases whose difference lies within "
-            f"{arithmetic} rounding of an integer, so comparing their scores depends on the "
-            "size of the scores, not only on their difference; bnnc cannot encode this exactly"
+            f"layer {name!r}: comparing the scores of classes {c} and {j} depends on the size "
+            "of the scores, not only on their difference, so no threshold on the difference "
+            "expresses it; causes: per-class output scales (e.g. a batch norm after the last "
+            f"layer), or biases within {arithmetic} rounding of an integer apart; bnnc cannot "
+            "encode this exactly yet"
         )
     return first_win
