@@ -10,7 +10,6 @@ clean ``ModelError`` that names the node.  Nothing is skipped: a fixture in neit
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from pathlib import Path
 
@@ -18,11 +17,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from pysat.solvers import Solver
 
 import bnnc
 from bnnc.bnn import BnnModel
 from bnnc.errors import ModelError
+
+from .helpers import all_inputs, solved_labels
 
 HERE = Path(__file__).parent / "fixtures" / "onnx"
 FIXTURES = sorted(p.name for p in HERE.glob("torch_*.onnx"))
@@ -80,23 +80,8 @@ def session(name: str) -> ort.InferenceSession:
     return ort.InferenceSession(str(HERE / name), options, providers=["CPUExecutionProvider"])
 
 
-def all_inputs(n: int) -> np.ndarray:
-    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool)
-
-
 def formula_labels(model: BnnModel, inputs: np.ndarray) -> list[list[int]]:
-    formula = bnnc.compile(model).formula
-    layout = formula.layout
-    labels = []
-    with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:
-        for row in inputs:
-            assumptions = [layout.input_var(i) * (1 if b else -1) for i, b in enumerate(row)]
-            assert solver.solve(assumptions=assumptions), "no model for an input"
-            values = {abs(lit): lit > 0 for lit in solver.get_model()}
-            labels.append(
-                [c for c in range(layout.n_classes) if values.get(layout.output_var(c), False)]
-            )
-    return labels
+    return solved_labels(bnnc.compile(model).formula, inputs)
 
 
 def onnxruntime_labels(name: str, tensors: np.ndarray) -> list[int]:

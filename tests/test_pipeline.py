@@ -7,8 +7,6 @@ each label's model count equals brute-force enumeration.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
@@ -23,6 +21,7 @@ from bnnc.errors import BnncError
 from bnnc.generate import random_bnn
 from bnnc.reference import predict
 
+from .helpers import all_inputs, solved_labels
 from .strategies import bnn_models
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,22 +47,7 @@ def formula_labels(model: BnnModel, encoding: str, inputs: np.ndarray) -> list[l
 
 
 def compiled_labels(compiled: Compilation, inputs: np.ndarray) -> list[list[int]]:
-    formula = compiled.formula
-    layout = formula.layout
-    labels = []
-    with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:
-        for row in inputs:
-            assumptions = [layout.input_var(i) * (1 if b else -1) for i, b in enumerate(row)]
-            assert solver.solve(assumptions=assumptions), "no model for an input"
-            values = {abs(lit): lit > 0 for lit in solver.get_model()}
-            labels.append(
-                [c for c in range(layout.n_classes) if values.get(layout.output_var(c), False)]
-            )
-    return labels
-
-
-def all_inputs(n: int) -> np.ndarray:
-    return np.array(list(itertools.product([False, True], repeat=n)), dtype=bool).reshape(-1, n)
+    return solved_labels(compiled.formula, inputs)
 
 
 @pytest.mark.parametrize("encoding", ["totalizer", "seqcounter"])
