@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from bnnc import __version__
 from bnnc.api import Model
+from bnnc.bnn import BnnModel
 from bnnc.dimacs import write_atomic
 from bnnc.encodings import DEFAULT_ENCODING
 from bnnc.errors import BnncError, ExitCode, ModelError
@@ -247,7 +248,10 @@ def _report_sat(model: Model, label_name: str, result: SatResult) -> None:
         return
     assert result.witness is not None
     typer.echo("SAT")
-    typer.echo(f"input labelled {label_name}, checked with the reference inference:")
+    checked = "the reference inference"
+    if isinstance(model, BnnModel) and model.framework_predict is not None:
+        checked += " and the model itself"
+    typer.echo(f"input labelled {label_name}, checked with {checked}:")
     typer.echo("bits " + "".join("1" if b else "0" for b in result.witness))
     if len(shape) >= 2:
         rows = result.witness.reshape(-1, shape[-1])
