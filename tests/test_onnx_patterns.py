@@ -98,3 +98,32 @@ def test_unreadable_file_is_a_model_error(tmp_path: Path) -> None:
     path.write_bytes(b"not a protobuf")
     with pytest.raises(ModelError, match=r"broken\.onnx"):
         bnnc.load(path)
+
+
+def test_hidden_sign_of_zero_is_plus_one_with_a_warning_naming_the_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four ±1 weights: the hidden sum reaches 0, where ONNX Sign gives 0; bnnc reads +1."""
+    nodes = [
+        helper.make_node("GreaterOrEqual", ["x", "zero"], ["ge"], name="ge"),
+        helper.make_node("Where", ["ge", "one", "minus_one"], ["b0"], name="binarise_input"),
+        helper.make_node("MatMul", ["b0", "w1"], ["s1"], name="dense1"),
+        helper.make_node("Sign", ["s1"], ["b1"], name="hidden_sign"),
+        helper.make_node("MatMul", ["b1", "w2"], ["y"], name="dense2"),
+    ]
+    inits = {
+        "zero": np.array(0.0, np.float32),
+        "one": np.array(1.0, np.float32),
+        "minus_one": np.array(-1.0, np.float32),
+        "w1": np.array([[1, -1], [1, 1], [-1, 1], [1, 1]], np.float32),
+        "w2": np.array([[1, -1], [-1, 1]], np.float32),
+    }
+    model = bnnc.load(_save(tmp_path, nodes, inits))
+    assert "node hidden_sign (Sign)" in capsys.readouterr().err
+    assert isinstance(model, BnnModel) and model.blocks[0].oracle is not None
+    fires = model.blocks[0].oracle(np.array([[0, 0], [-2, 2]], dtype=np.int64))
+    assert fires.tolist() == [[True, True], [False, True]]
+    # Input (+1, +1, +1, +1): both hidden sums are 2 → no zero; the model and bnnc agree.
+    everything = np.ones((1, 4), dtype=bool)
+    assert model.framework_predict is not None
+    assert bnnc.predict(model, everything).tolist() == model.framework_predict(everything).tolist()

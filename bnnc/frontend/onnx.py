@@ -24,7 +24,7 @@ bisection in the engine.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ class _Block:
     unit: NDArray[np.float32]  # engine value of the pre-activation is unit · s, per neuron
     start: str  # the tensor the tail starts from (MatMul output / Gemm's product)
     end: str = ""  # the last tensor of the tail
+    oracle: Callable[[NDArray[np.int64]], NDArray[Any]] | None = None  # built once, on demand
 
 
 @dataclass
@@ -109,6 +110,7 @@ class _Reader:
             self.values = constant_values(self.model, {self.input.name: zero})
         except Exception as err:
             raise self.error(f"cannot evaluate the graph: {err}") from None
+        self._prefix: Engine | None = None
         self.dynamic = {self.input.name}
         for node in self.graph.node:
             # Shape and Size of the input are static: its shape is (the flatten pattern).
@@ -257,28 +259,59 @@ class _Reader:
 
     # ------------------------------------------------------------------ tails
 
+    def _slice(
+        self,
+        target: str,
+        stop: str | None,
+        skip: onnx.NodeProto | None = None,
+        also: Sequence[str] = (),
+    ) -> list[onnx.NodeProto]:
+        """The nodes that compute ``target`` (and ``also``), in graph order, walking back no
+        further than the tensor ``stop`` and leaving out the node ``skip``."""
+        needed: set[str] = {target, *also}
+        order: list[onnx.NodeProto] = []
+        for node in reversed(self.graph.node):
+            if node is skip or not any(out in needed for out in node.output):
+                continue
+            order.append(node)
+            needed.update(name for name in node.input if name and name != stop)
+        return list(reversed(order))
+
+    def _sub_model(
+        self,
+        nodes: list[onnx.NodeProto],
+        graph_input: onnx.ValueInfoProto,
+        output: str,
+        extra: Sequence[onnx.TensorProto] = (),
+    ) -> onnx.ModelProto:
+        """A model of ``nodes`` with the initialisers they read, the model's opsets and IR."""
+        used = {name for node in nodes for name in node.input}
+        graph = helper.make_graph(
+            nodes,
+            "bnnc_slice",
+            [graph_input],
+            [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+            [t for t in self.graph.initializer if t.name in used] + list(extra),
+        )
+        model = helper.make_model(graph, opset_imports=list(self.model.opset_import))
+        model.ir_version = self.model.ir_version
+        return model
+
     def _tail_model(self, block: _Block) -> onnx.ModelProto:
         """The sub-graph from the block's pre-activation to its end, with its constants."""
         # The block's own Gemm is replaced below, but its bias operand is still needed.
         gemm_bias = block.node.input[2:3] if block.node.op_type == "Gemm" else []
-        needed: set[str] = {block.end, *gemm_bias}
-        order: list[onnx.NodeProto] = []
-        for node in reversed(self.graph.node):
-            if node is block.node or not any(out in needed for out in node.output):
-                continue
-            order.append(node)
-            needed.update(name for name in node.input if name and name != block.start)
-        nodes = list(reversed(order))
+        nodes = self._slice(block.end, block.start, skip=block.node, also=gemm_bias)
         n_out = block.weights.shape[0]
         pre = "bnnc_preactivation"
-        if block.node.op_type == "Gemm" and len(block.node.input) > 2 and block.node.input[2]:
+        if gemm_bias and gemm_bias[0]:
             # Re-run the Gemm on the pre-activation times the identity: the engine adds the
             # bias exactly as it does in the model.
             attrs = {a.name: helper.get_attribute_value(a) for a in block.node.attribute}
             identity = numpy_helper.from_array(np.eye(n_out, dtype=np.float32), "bnnc_identity")
             gemm = helper.make_node(
                 "Gemm",
-                [pre, "bnnc_identity", block.node.input[2]],
+                [pre, "bnnc_identity", gemm_bias[0]],
                 [block.start],
                 alpha=1.0,
                 beta=float(attrs.get("beta", 1.0)),
@@ -291,20 +324,13 @@ class _Reader:
             (k for k, node in enumerate(nodes) if block.start in node.input), len(nodes)
         )
         nodes.insert(first_use, head)
-        inputs_used = {name for node in nodes for name in node.input}
-        initialisers = [t for t in self.graph.initializer if t.name in inputs_used] + extra
-        graph = helper.make_graph(
-            nodes,
-            "bnnc_tail",
-            [helper.make_tensor_value_info(pre, TensorProto.FLOAT, None)],
-            [helper.make_tensor_value_info(block.end, TensorProto.FLOAT, None)],
-            initialisers,
-        )
-        model = helper.make_model(graph, opset_imports=list(self.model.opset_import))
-        model.ir_version = self.model.ir_version
-        return model
+        graph_input = helper.make_tensor_value_info(pre, TensorProto.FLOAT, None)
+        return self._sub_model(nodes, graph_input, block.end, extra)
 
     def tail_oracle(self, block: _Block) -> Callable[[NDArray[np.int64]], NDArray[Any]]:
+        """The block's tail, run by the model's engine, as a function of integer sums."""
+        if block.oracle is not None:
+            return block.oracle
         engine = Engine(self._tail_model(block), custom=self.custom)
         unit = block.unit
 
@@ -319,6 +345,7 @@ class _Reader:
                 )
             return np.asarray(out).reshape(preactivation.shape)
 
+        block.oracle = evaluate
         return evaluate
 
     def _tail_values(self, block: _Block) -> tuple[NDArray[Any], NDArray[np.bool_]]:
@@ -352,7 +379,7 @@ class _Reader:
 
     def _input_scale(self, consumer: onnx.NodeProto) -> float:
         """The input bits take two values ±a: check at the extremes and around zero."""
-        engine = Engine(self._prefix_model(), custom=self.custom)
+        engine = self._prefix_engine()
         dtype = np.dtype(self.input_dtype)
         probes: list[float]
         if np.issubdtype(dtype, np.integer):
@@ -400,7 +427,7 @@ class _Reader:
         last = blocks[-1]
         values, reachable = self._tail_values(last)
         magnitudes = np.unique(np.abs(values[reachable]))
-        score_oracle = self.tail_oracle(last)
+        score_oracle = self.tail_oracle(last)  # cached by _tail_values
         n_classes = last.weights.shape[0]
         if magnitudes.size == 1 and magnitudes[0] > 0 and self._ends_in_binariser(last):
             # A binarised output (±1 per class): an inner block, then argmax over its bits.
@@ -465,7 +492,7 @@ class _Reader:
         an input value with the bit +1 and one with the bit −1 (for witness tensors)."""
         if self.input_bits is None:
             raise self.error("the input is never binarised")
-        engine = Engine(self._prefix_model(), custom=self.custom)
+        engine = self._prefix_engine()
         shape, dtype = self.input_shape, np.dtype(self.input_dtype)
         n = int(np.prod(shape))
 
@@ -491,8 +518,9 @@ class _Reader:
                 return raw.view(np.float32)
 
         rising = bit(to_value(hi))  # the bit is +1 for large inputs: x ≥ t; else x ≤ t
-        if (bit(to_value(lo)) == rising).any():
-            bad = int(np.flatnonzero(bit(to_value(lo)) == rising)[0])
+        constant = bit(to_value(lo)) == rising
+        if constant.any():
+            bad = int(np.flatnonzero(constant)[0])
             raise self.error(f"input element {bad} is binarised to a constant")
         while (hi - lo > 1).any():  # invariant: bit(lo) != rising, bit(hi) == rising
             mid = (lo + hi) // 2
@@ -516,26 +544,14 @@ class _Reader:
             conditions.append(f"{self.input.name}[{index}] {op} {np.asarray(value).item()!r}")
         return conditions, on, off
 
-    def _prefix_model(self) -> onnx.ModelProto:
-        """The graph from the model input to the input bits."""
+    def _prefix_engine(self) -> Engine:
+        """The graph from the model input to the input bits, in the model's engine."""
         assert self.input_bits is not None
-        needed, order = {self.input_bits}, []
-        for node in reversed(self.graph.node):
-            if any(out in needed for out in node.output):
-                order.append(node)
-                needed.update(name for name in node.input if name)
-        nodes = list(reversed(order))
-        used = {name for node in nodes for name in node.input}
-        graph = helper.make_graph(
-            nodes,
-            "bnnc_input",
-            [self.input],
-            [helper.make_tensor_value_info(self.input_bits, TensorProto.FLOAT, None)],
-            [t for t in self.graph.initializer if t.name in used],
-        )
-        model = helper.make_model(graph, opset_imports=list(self.model.opset_import))
-        model.ir_version = self.model.ir_version
-        return model
+        if self._prefix is None:
+            nodes = self._slice(self.input_bits, None)
+            model = self._sub_model(nodes, self.input, self.input_bits)
+            self._prefix = Engine(model, custom=self.custom)
+        return self._prefix
 
 
 Tail = Callable[[NDArray[np.int64]], NDArray[Any]]
