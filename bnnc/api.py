@@ -11,13 +11,17 @@ from numpy.typing import ArrayLike, NDArray
 
 from bnnc.bnn import BnnModel
 from bnnc.compiler import Compilation, Stage, compile_model
+from bnnc.count import CountResult, Method
 from bnnc.dimacs import Projection, format_dimacs, write_atomic
 from bnnc.dimacs import variable_map as _variable_map
 from bnnc.encodings import DEFAULT_ENCODING
 from bnnc.errors import BnncError
 from bnnc.ilp import IlpModel
+from bnnc.query import Query
 from bnnc.reference import predict as _predict
-from bnnc.solve import SatResult
+from bnnc.region import Region
+from bnnc.sample import SampleResult
+from bnnc.solve import SatResult, make_query
 from bnnc.solve import check_sat as _check_sat
 from bnnc.solve import infer as _infer
 
@@ -26,13 +30,19 @@ TEXT_SUFFIXES = (".bnn", ".txt")
 
 __all__ = [
     "Compilation",
+    "CountResult",
+    "Query",
+    "Region",
+    "SampleResult",
     "SatResult",
     "check_sat",
     "compile",
+    "count",
     "emit",
     "infer",
     "load",
     "predict",
+    "sample",
     "to_dimacs",
     "variable_map",
     "write_dimacs",
@@ -62,14 +72,15 @@ def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: A
     if stage == "bnn":
         if not isinstance(model, BnnModel):
             raise BnncError(f"model {model.name!r} is in the lowered form; it has no bnn stage")
+        model.verify()
         if any(b.oracle is not None for b in model.blocks) or model.output.oracle is not None:
-            raise BnncError(
-                "--emit bnn is not available yet for models whose arithmetic is their "
-                "framework's (ONNX); --emit ilp prints the exact lowered form"
-            )
+            # The framework's arithmetic (ONNX): the trained form read back from the graph if
+            # it compiles to the same integer model, else the exact lowered form.
+            from bnnc.frontend.onnx_text import print_onnx_model
+
+            return print_onnx_model(model)
         from bnnc.printer import print_bnn
 
-        model.verify()
         return print_bnn(model)
     if stage == "milp":
         from bnnc.milp import format_lp
@@ -82,7 +93,7 @@ def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: A
 
         compiled = compile(model, encoding, until="ilp")
         assert compiled.ilp is not None
-        return print_ilp(compiled.ilp)
+        return print_ilp(compiled.ilp, region=model.region)
     if stage == "card":
         from bnnc.opb import format_opb
 
@@ -123,10 +134,70 @@ def write_variable_map(compiled: Compilation, path: str | Path) -> None:
     write_atomic(path, json.dumps(variable_map(compiled), indent=1) + "\n")
 
 
-def check_sat(model: Model, compiled: Compilation | None = None, *, label: int) -> SatResult:
-    """Inversion: find an input the network gives ``label`` (witness checked), or prove none."""
+def check_sat(
+    model: Model,
+    compiled: Compilation | None = None,
+    *,
+    label: int | None = None,
+    query: Query | None = None,
+    search: bool = True,
+) -> SatResult:
+    """Inversion: find an input the network gives ``label`` (or that answers ``query``: a
+    region, a label to avoid), checked by the reference; or prove there is none.
+
+    ``search`` first tries a short local search with the reference inference (bnnc.search); a
+    witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
     compiled = compiled or compile(model)
-    return _check_sat(model, compiled.formula, label)
+    return _check_sat(model, compiled.formula, label, query=query, search=search)
+
+
+def sample(
+    model: Model,
+    compiled: Compilation | None = None,
+    *,
+    label: int | None = None,
+    query: Query | None = None,
+    n: int = 10,
+    seed: int = 0,
+    unique: bool = False,
+) -> SampleResult:
+    """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with CMSGen;
+    every sample is checked by the reference (InternalError if one fails)."""
+    from bnnc.sample import sample as _sample
+    from bnnc.sample import validate_samples
+
+    compiled = compiled or compile(model)
+    result = _sample(
+        model, compiled.formula, make_query(model, label, query), n, seed=seed, unique=unique
+    )
+    validate_samples(model, result)
+    return result
+
+
+def count(
+    model: Model,
+    compiled: Compilation | None = None,
+    *,
+    label: int | None = None,
+    query: Query | None = None,
+    method: Method = "exact",
+    epsilon: float = 0.8,
+    delta: float = 0.2,
+    seed: int = 1,
+) -> CountResult:
+    """The number of inputs the network gives ``label`` (or that answer ``query``): exact
+    (Ganak) or (ε, δ)-approximate (ApproxMC), with its share of the input region."""
+    from bnnc.count import count as _count
+
+    compiled = compiled or compile(model)
+    return _count(
+        compiled.formula,
+        make_query(model, label, query),
+        method=method,
+        epsilon=epsilon,
+        delta=delta,
+        seed=seed,
+    )
 
 
 def infer(model: Model, compiled: Compilation | None, bits: ArrayLike) -> int:

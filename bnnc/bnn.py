@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import ModelError
+from bnnc.region import Region
 
 Arithmetic = Literal["float64", "float32"]
 
@@ -94,6 +95,8 @@ class BnnModel:
     # tensor that a bit vector stands for: witnesses are checked against it too.
     input_conditions: tuple[str, ...] | None = None
     framework_predict: Callable[[NDArray[np.bool_]], NDArray[np.int64]] | None = None
+    # A region the model file declares (text language ``fix``/``near``): every verb's default.
+    region: Region | None = None
 
     @property
     def n_inputs(self) -> int:

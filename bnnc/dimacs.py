@@ -50,8 +50,14 @@ def format_dimacs(
     projection: Projection = "ind",
     target_label: int | None = None,
     extra_clauses: Iterable[list[int]] = (),
+    num_vars: int | None = None,
+    query: str | None = None,
 ) -> str:
-    """The DIMACS text: info comments, ``p cnf``, projection, clauses.  Byte-deterministic."""
+    """The DIMACS text: info comments, ``p cnf``, projection, clauses.  Byte-deterministic.
+
+    ``extra_clauses`` (a query: label, region) may use variables up to ``num_vars``; ``query``
+    describes them in a comment.
+    """
     clauses = list(formula.clauses)
     extra = [list(clause) for clause in extra_clauses]
     if target_label is not None:
@@ -78,7 +84,12 @@ def format_dimacs(
         lines.append("c classes " + " ".join(formula.class_names))
     if target_label is not None:
         lines.append(f"c target label {formula.describe_label(target_label)}")
-    lines.append(f"p cnf {formula.num_vars} {len(clauses)}")
+    top = formula.num_vars if num_vars is None else num_vars
+    if query is not None:
+        lines.append(f"c query {query}")
+        if top > formula.num_vars:
+            lines.append(f"c query auxiliary {formula.num_vars + 1}..{top}")
+    lines.append(f"p cnf {top} {len(clauses)}")
     keyword = "c ind" if projection == "ind" else "c p show"
     inputs = range(1, formula.layout.n_inputs + 1)
     for start in range(0, len(inputs), _PER_LINE):
@@ -146,8 +157,10 @@ def _unravel(bit: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(index))
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never a partial file."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write ``text`` (UTF-8) or bytes to ``path`` via a temporary file and a rename: never a
+    partial file."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     target = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(
@@ -156,8 +169,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     except OSError as err:
         raise OutputError(f"{target}: cannot write: {err.strerror or err}") from err
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, target)
     except BaseException as err:  # includes KeyboardInterrupt: remove the temporary file
         with contextlib.suppress(OSError):

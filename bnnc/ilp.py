@@ -38,6 +38,7 @@ from bnnc.bnn import (
 )
 from bnnc.errors import ModelError
 from bnnc.milp import MilpModel
+from bnnc.region import Region
 from bnnc.tensor import frozen, ternary
 
 
@@ -95,6 +96,7 @@ class IlpModel:
     layers: tuple[ThresholdLayer, ...]
     output: ArgmaxLayer
     class_names: tuple[str, ...] | None = None
+    region: Region | None = None  # declared by the model file (text language fix/near)
 
     @property
     def n_inputs(self) -> int:

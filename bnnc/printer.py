@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from bnnc.bnn import BnnModel, InnerBlock, OutputBlock
 from bnnc.frontend.text import KEYWORDS
 from bnnc.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.region import FREE, Region
 
 __all__ = ["print_bnn", "print_ilp"]
 
@@ -43,18 +44,40 @@ def print_bnn(model: BnnModel) -> str:
         lines += ["", *_inner_block(block, group)]
         group = 0  # only the first layer's columns have a shape worth showing
     lines += ["", *_output_block(model.output, group)]
+    lines += _region_lines(model.region, model.input_shape)
     return "\n".join(lines) + "\n"
 
 
-def print_ilp(model: IlpModel) -> str:
-    """The lowered form of ``model``: ``threshold`` blocks, then the ``argmax`` block."""
+def print_ilp(model: IlpModel, region: Region | None = None) -> str:
+    """The lowered form of ``model``: ``threshold`` blocks, then the ``argmax`` block, then the
+    input region (``region``, or the model's own)."""
     lines = [LOWERED_FORM_COMMENT, *_header(model.name, model.input_shape, model.class_names)]
     group = _group_size(model.input_shape)
     for layer in model.layers:
         lines += ["", *_threshold_layer(layer, group)]
         group = 0
     lines += ["", *_argmax_layer(model.output, group)]
+    lines += _region_lines(region or model.region, model.input_shape)
     return "\n".join(lines) + "\n"
+
+
+def _region_lines(region: Region | None, input_shape: tuple[int, ...]) -> list[str]:
+    """``fix`` and ``near`` statements, one row of bits per row of the input picture."""
+    if region is None or region.is_everything:
+        return []
+    width = input_shape[-1] if len(input_shape) > 1 else len(region.fixed)
+
+    def rows(chars: str) -> list[str]:
+        return [_INDENT + chars[i : i + width] for i in range(0, len(chars), width)]
+
+    lines: list[str] = []
+    if region.n_fixed:
+        mask = "".join("." if v == FREE else "+" if v == 1 else "-" for v in region.fixed.tolist())
+        lines += ["", "fix {", *rows(mask), "}"]
+    for ball in region.balls:
+        center = "".join("+" if b else "-" for b in ball.center.tolist())
+        lines += ["", "near {", *rows(center), f"}} within {ball.max_flips}"]
+    return lines
 
 
 # --------------------------------------------------------------------------- blocks

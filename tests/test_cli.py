@@ -164,7 +164,7 @@ def test_parse_error_names_file_line_column_without_traceback(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--check-sat"], 2, "--check-sat needs --target-label"),
+        (["--check-sat"], 2, "--check-sat needs a query"),
         (["--target-label", "cat"], 3, "unknown label 'cat'"),
         (["--target-label", "7"], 3, "out of range"),
         (["--infer", "0101"], 3, "takes 9 input bits"),

@@ -1,4 +1,5 @@
-"""ONNX patterns (FINN, Larq via tf2onnx) and refusals, on committed fixtures; every input."""
+"""ONNX patterns (FINN, Larq via tf2onnx, QONNX with real Gemm biases) and refusals, on committed
+fixtures; every input."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ PATTERNS = {
     "finn_multithreshold_argmax.onnx": "x[0,0] >= 127.5",
     "finn_multithreshold_topk.onnx": "x[0,0] >= 127.5",
     "larq_tf2onnx.onnx": "input[0,0] >= 0.0",
+    "qonnx_real_bias.onnx": "x[0,0] >= 0.0",  # real-valued (not integer) Gemm biases
 }
 
 

@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from bnnc.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.errors import InternalError, ModelError, ParseError, Span
 from bnnc.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.region import Region
 from bnnc.tensor import frozen, ternary
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ KEYWORDS = frozenset(
         "eps",
         "float64",
         "float32",
+        "fix",
+        "near",
+        "within",
     }
 )
 
@@ -312,9 +316,12 @@ class _Builder:
     def build(self, tree: Node) -> BnnModel | IlpModel:
         header: dict[str, Node] = {}
         layers: list[Node] = []
+        regions: list[Node] = []
         for child in _subtrees(tree):
             if child.data in ("network", "input", "arithmetic", "classes"):
                 header[str(child.data)] = child
+            elif child.data in ("fix", "near"):
+                regions.append(child)
             else:
                 layers.append(child)
         self.start = (header["network"].meta.line, header["network"].meta.column)
@@ -323,6 +330,7 @@ class _Builder:
         class_names = self.class_names(header["classes"]) if "classes" in header else None
         end_of_model = (tree.meta.end_line, tree.meta.end_column)
         lowered = self.check_layout(layers, end_of_model)
+        region = self.region(regions, input_shape) if regions else None
 
         # Each layer's rows are as wide as the previous layer; `why` says so in error messages.
         width = math.prod(input_shape)
@@ -340,7 +348,7 @@ class _Builder:
                 width, why = layer.n_out, f"one per neuron of threshold {layer.name!r}"
             argmax = self.argmax_layer(layers[-1], width, why)
             self.check_class_count(header.get("classes"), class_names, argmax.n_classes)
-            return IlpModel(name, input_shape, tuple(thresholds), argmax, class_names)
+            return IlpModel(name, input_shape, tuple(thresholds), argmax, class_names, region)
 
         arithmetic: Arithmetic = "float64"
         if "arithmetic" in header:
@@ -352,7 +360,51 @@ class _Builder:
             width, why = block.n_out, f"one per neuron of block {block.name!r}"
         output = self.output_block(layers[-1], width, why)
         self.check_class_count(header.get("classes"), class_names, output.n_classes)
-        return BnnModel(name, input_shape, tuple(blocks), output, class_names, arithmetic)
+        return BnnModel(
+            name, input_shape, tuple(blocks), output, class_names, arithmetic, region=region
+        )
+
+    def region(self, nodes: Sequence[Node], input_shape: tuple[int, ...]) -> Region:
+        """The intersection of the file's ``fix`` and ``near`` statements."""
+        n = math.prod(input_shape)
+        region = Region.everything(n)
+        for node in nodes:
+            tokens = _tokens(node)
+            rows = [t for t in tokens if t.type == "MASK_ROW"]
+            chars: list[tuple[str, Token, int]] = []
+            for row in rows:
+                for offset, ch in enumerate(str(row)):
+                    if not ch.isspace():
+                        chars.append((ch, row, offset))
+            allowed = "+-10." if node.data == "fix" else "+-10"
+            for ch, row, offset in chars:
+                if ch not in allowed:
+                    what = "+, -, 1, 0 or ." if node.data == "fix" else "+, -, 1 or 0"
+                    raise self.error(
+                        (row.line or 1, (row.column or 1) + offset),
+                        f"a '{node.data}' bit is {what}, not {ch!r}",
+                    )
+            if len(chars) != n:
+                raise self.error(
+                    node,
+                    f"'{node.data}' gives {_count(len(chars), 'bit')}; the input has {n} "
+                    f"({'x'.join(map(str, input_shape))})",
+                )
+            try:
+                if node.data == "fix":
+                    values = {i: ch in "+1" for i, (ch, _, _) in enumerate(chars) if ch != "."}
+                    region = region.intersect(Region.with_fixed(n, values))
+                else:
+                    flips = self.integer(tokens[-1], "the number of flips")
+                    if flips < 0:
+                        raise self.error(tokens[-1], "the number of flips must be at least 0")
+                    center = [ch in "+1" for ch, _, _ in chars]
+                    region = region.intersect(Region.ball(center, flips))
+            except ModelError as err:
+                if isinstance(err, ParseError):
+                    raise
+                raise self.error(node, err.message) from None
+        return region
 
     def check_layout(self, layers: Sequence[Node], end_of_model: tuple[int, int]) -> bool:
         """One form only, the output block last, unique names; return True for the lowered form."""

@@ -1,0 +1,84 @@
+"""The ``bnnc`` command line: one module per verb, registered on one typer app.
+
+``bnnc MODEL …`` (no verb) is ``bnnc compile MODEL …``: compiling is what bnnc is for, and the
+short form is what build scripts call.  The other verbs are ``sample``, ``count`` and ``train``.
+Domain errors become exit codes in :func:`bnnc.cli.common.run_verb`, and only there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from typer import _click as click
+from typer.core import TyperGroup
+
+from bnnc import __version__
+from bnnc.cli.common import EncodingName
+
+
+class _CompileByDefault(TyperGroup):
+    """Route ``bnnc MODEL …`` to ``bnnc compile MODEL …``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "--version"):
+            args = ["compile", *args]
+        return super().parse_args(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # in registration order, compile first
+
+
+app = typer.Typer(
+    cls=_CompileByDefault,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help=(
+        "Compile a binarised neural network to an exact CNF formula and invert it: find, "
+        "sample and count the inputs it gives a label.  'bnnc MODEL ...' is short for "
+        "'bnnc compile MODEL ...'."
+    ),
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bnnc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = None,
+) -> None:
+    """Options before the verb."""
+
+
+def _register() -> None:
+    from bnnc.cli import compile as compile_verb
+    from bnnc.cli import count as count_verb
+    from bnnc.cli import sample as sample_verb
+    from bnnc.commands.train import train_command
+
+    app.command("compile")(compile_verb.compile_command)
+    app.command("sample")(sample_verb.sample_command)
+    app.command("count")(count_verb.count_command)
+    app.command("train")(train_command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="bnnc")
+
+
+__all__ = ["EncodingName", "app", "main"]

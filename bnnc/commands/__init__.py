@@ -1,0 +1,1 @@
+"""Verbs of the ``bnnc`` command line that are registered on the app in ``bnnc.cli``."""

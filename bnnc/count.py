@@ -1,0 +1,142 @@
+"""Counting the inputs that answer a query: exactly with Ganak, approximately with ApproxMC.
+
+Both counters are given the input variables as the projection (sampling) set, so they count
+inputs.  bnnc's formulas are parsimonious, so the unprojected model count is the same number;
+the tests check that, and :func:`count` can be asked to count unprojected
+(``projected=False``) to show it.
+
+ApproxMC returns an (ε, δ) estimate: with probability at least 1 − δ the true count lies within
+a factor (1 + ε) of it, i.e. in [estimate / (1 + ε), estimate · (1 + ε)].
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from bnnc.cnf import CnfFormula
+from bnnc.errors import ModelError
+from bnnc.query import Query
+
+Method = Literal["exact", "approx"]
+
+
+@dataclass(frozen=True)
+class CountResult:
+    query: Query
+    method: Method
+    count: int  # exact count, or the ApproxMC estimate
+    space: int  # the number of inputs in the query's region (the denominator of ``share``)
+    seconds: float
+    epsilon: float | None = None  # ApproxMC's tolerance and confidence, for "approx"
+    delta: float | None = None
+
+    @property
+    def share(self) -> float:
+        return float(Fraction(self.count, self.space)) if self.space else 0.0
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The interval the true count lies in (with probability 1 − δ for approximate counts)."""
+        if self.method == "exact" or self.epsilon is None:
+            return (float(self.count), float(self.count))
+        return (self.count / (1 + self.epsilon), self.count * (1 + self.epsilon))
+
+
+def count(
+    formula: CnfFormula,
+    query: Query,
+    *,
+    method: Method = "exact",
+    epsilon: float = 0.8,
+    delta: float = 0.2,
+    seed: int = 1,
+    projected: bool = True,
+    space: int | None = None,
+) -> CountResult:
+    """The number of inputs that answer ``query``.
+
+    ``space`` is the size of the query's region if already known (see :func:`region_size`).
+    """
+    start = time.perf_counter()
+    extra = query.clauses(formula)
+    clauses = [*formula.clauses, *extra.clauses]
+    inputs = list(range(1, formula.layout.n_inputs + 1))
+    if method == "exact":
+        value = _ganak(clauses, extra.num_vars, inputs if projected else None)
+    elif method == "approx":
+        if not epsilon > 0:
+            raise ModelError(f"--epsilon must be positive, got {epsilon}")
+        if not 0 < delta < 1:
+            raise ModelError(f"--delta must lie strictly between 0 and 1, got {delta}")
+        value = _approxmc(clauses, inputs, epsilon=epsilon, delta=delta, seed=seed)
+    else:
+        raise ModelError(f"unknown counting method {method!r}; choose exact or approx")
+    seconds = time.perf_counter() - start
+    if space is None:
+        space = region_size(formula, query)
+    if method == "exact":
+        return CountResult(query, method, value, space, seconds)
+    return CountResult(query, method, value, space, seconds, epsilon, delta)
+
+
+def region_size(formula: CnfFormula, query: Query) -> int:
+    """The number of inputs in the query's region (closed form, or counted with Ganak)."""
+    size = query.region.size()
+    if size is not None:
+        return size
+    region_only = Query(query.region)
+    extra = region_only.clauses(formula)
+    # Only the region's own clauses: its auxiliary variables are numbered after the formula's,
+    # so the network's variables are absent and the count is over the inputs alone.
+    inputs = list(range(1, formula.layout.n_inputs + 1))
+    return _ganak(extra.clauses, extra.num_vars, inputs)
+
+
+def _ganak(clauses: list[list[int]], num_vars: int, projection: list[int] | None) -> int:
+    from pyganak import Counter  # imported here: compiling alone never pays for it
+
+    counter = Counter()
+    counter.new_vars(num_vars)
+    counter.add_clauses(clauses)
+    if projection is not None:
+        counter.set_sampling_set(projection)
+    with _native_stdout_silenced():
+        return int(counter.count())
+
+
+@contextlib.contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Ganak prints some lines (e.g. "c o intermediate count: 0") to the process's stdout even
+    at verbosity 0; point file descriptor 1 at /dev/null meanwhile, so that ``--json`` output
+    stays one JSON object."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (e.g. captured by a test runner): nothing to protect
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _approxmc(
+    clauses: list[list[int]], projection: list[int], *, epsilon: float, delta: float, seed: int
+) -> int:
+    import pyapproxmc
+
+    counter = pyapproxmc.Counter(seed=seed, epsilon=epsilon, delta=delta)
+    counter.add_clauses(clauses)
+    cells, hashes = counter.count(projection)
+    return int(cells) * (1 << int(hashes))
