@@ -203,3 +203,16 @@ def test_fix_mask_from_a_file(tmp_path: Path, tiny_labels: np.ndarray) -> None:
     inside = inputs[:, :3].all(axis=1)
     counts = [entry["count"] for entry in json.loads(stdout)["counts"]]
     assert counts == np.bincount(tiny_labels[inside], minlength=2).tolist()
+
+
+def test_compile_json_reports_the_file_it_wrote(tmp_path: Path) -> None:
+    out = tmp_path / "tiny.cnf"
+    code, stdout, _ = run(TINY, "-o", out, "--json", "--fix", "0=1")
+    assert code == 0
+    record = json.loads(stdout)
+    header = next(line for line in out.read_text().splitlines() if line.startswith("p cnf"))
+    assert record["verb"] == "compile" and record["output"] == str(out)
+    assert record["query"]["fixed_bits"] == 1
+    assert record["variables"] == int(header.split()[2])
+    code, _, stderr = run(TINY, "--json")
+    assert code == 2 and "write the formula to a file" in stderr

@@ -167,8 +167,8 @@ def _run(
             f"--emit {emit} cannot be combined with --check-sat, --infer, --map or a query "
             "(--target-label, --not-label, --fix, --near)"
         )
-    if json_output and not (check_sat or infer is not None):
-        raise usage("--json reports the result of --check-sat or --infer; use --stats otherwise")
+    if json_output and not (check_sat or infer is not None) and output in (None, "-"):
+        raise usage("--json prints to stdout: write the formula to a file with -o")
 
     model = bnnc.load(model_path)
     query = build_query(
@@ -213,6 +213,9 @@ def _run(
         else:
             typer.echo(f"label {formula.describe_label(got)}")
     if json_output:
+        if not record:  # compiling only: what was written, and its size
+            record = {"verb": "compile", "output": output, "query": query_json(model, query)}
+            record.update(compiled.stats())
         record["seconds"] = round(time.perf_counter() - start, 6)
         record["model"] = model.name
         record["encoding"] = encoding
