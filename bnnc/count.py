@@ -5,6 +5,11 @@ inputs.  bnnc's formulas are parsimonious, so the unprojected model count is the
 the tests check that, and :func:`count` can be asked to count unprojected
 (``projected=False``) to show it.
 
+``enumerate`` does not use the formula: it runs the reference inference on every input of the
+region (up to 2^30), in numpy batches.  It is exact, independent of the formula (a cross-check
+of it), and on small networks much faster than Ganak, whose preprocessing and tree decomposition
+alone take 15–30 s on a 12-20-10 network.
+
 ApproxMC returns an (ε, δ) estimate: with probability at least 1 − δ the true count lies within
 a factor (1 + ε) of it, i.e. in [estimate / (1 + ε), estimate · (1 + ε)].
 """
@@ -15,16 +20,24 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from bnnc.cnf import CnfFormula
-from bnnc.errors import ModelError
-from bnnc.query import Query
+import numpy as np
 
-Method = Literal["exact", "approx"]
+from bnnc.bnn import BnnModel
+from bnnc.cnf import CnfFormula
+from bnnc.errors import EncodingLimitError, ModelError
+from bnnc.ilp import IlpModel
+from bnnc.query import Query
+from bnnc.reference import predict
+from bnnc.region import FREE
+
+Method = Literal["exact", "approx", "enumerate"]
+ENUMERATION_MAX_FREE_BITS = 30  # 2^30 inputs through numpy: minutes; beyond, use a counter
+_CHUNK_BITS = 18  # inputs per batch: 2^18
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,7 @@ class CountResult:
     @property
     def bounds(self) -> tuple[float, float]:
         """The interval the true count lies in (with probability 1 − δ for approximate counts)."""
-        if self.method == "exact" or self.epsilon is None:
+        if self.method != "approx" or self.epsilon is None:
             return (float(self.count), float(self.count))
         return (self.count / (1 + self.epsilon), self.count * (1 + self.epsilon))
 
@@ -140,3 +153,43 @@ def _approxmc(
     counter.add_clauses(clauses)
     cells, hashes = counter.count(projection)
     return int(cells) * (1 << int(hashes))
+
+
+def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -> list[CountResult]:
+    """Exact counts of several queries over the same region, by running the reference
+    inference on every input of the region (one pass for all of them)."""
+    start = time.perf_counter()
+    region = queries[0].region
+    if any(q.region is not region for q in queries):
+        raise ModelError("enumeration counts queries over one region at a time")
+    free = np.flatnonzero(region.fixed == FREE)
+    if free.size > ENUMERATION_MAX_FREE_BITS:
+        raise EncodingLimitError(
+            f"enumeration would run the network on 2^{free.size} inputs; it is limited to "
+            f"2^{ENUMERATION_MAX_FREE_BITS} (use --exact or --approx)"
+        )
+    base = np.where(region.fixed == 1, True, False)
+    totals = [0] * len(queries)
+    space = 0
+    n_free = int(free.size)
+    chunk = 1 << min(_CHUNK_BITS, n_free)
+    for first in range(0, 1 << n_free, chunk):
+        codes = np.arange(first, first + chunk, dtype=np.int64)
+        bits = np.repeat(base[None, :], chunk, axis=0)
+        bits[:, free] = ((codes[:, None] >> np.arange(n_free, dtype=np.int64)) & 1).astype(bool)
+        inside = region.contains(bits)
+        if region.balls:
+            bits = bits[inside]
+        space += int(inside.sum())
+        labels = predict(model, bits)
+        for k, query in enumerate(queries):
+            ok = np.ones(len(bits), dtype=bool)
+            if query.label is not None:
+                ok &= labels == query.label
+            if query.not_label is not None:
+                ok &= labels != query.not_label
+            totals[k] += int(ok.sum())
+    seconds = time.perf_counter() - start
+    return [
+        CountResult(q, "enumerate", t, space, seconds) for q, t in zip(queries, totals, strict=True)
+    ]

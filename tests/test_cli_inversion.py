@@ -168,7 +168,7 @@ def test_hamming_ball_variables_are_declared(tmp_path: Path) -> None:
         (["sample", TINY, "-l", "bar", "-n", "0"], 2, "-n must be at least 1"),
         (["count", TINY], 2, "say what to count"),
         (["count", TINY, "--all-labels", "--label", "1"], 2, "--all-labels counts every"),
-        (["count", TINY, "-l", "1", "--exact", "--approx"], 2, "not both"),
+        (["count", TINY, "-l", "1", "--exact", "--approx"], 2, "choose one of"),
         (["count", TINY, "-l", "1", "--near", "010"], 2, "go together"),
         (["count", TINY, "-l", "1", "--near", "010", "--max-flips", "1"], 3, "takes 9 input bits"),
         (["count", TINY, "-l", "1", "--fix", "3=2"], 3, "must be 0/1"),
@@ -216,3 +216,13 @@ def test_compile_json_reports_the_file_it_wrote(tmp_path: Path) -> None:
     assert record["variables"] == int(header.split()[2])
     code, _, stderr = run(TINY, "--json")
     assert code == 2 and "write the formula to a file" in stderr
+
+
+def test_count_by_enumeration_on_the_command_line(tiny_labels: np.ndarray) -> None:
+    code, stdout, _ = run("count", TINY, "--all-labels", "--enumerate", "--json")
+    assert code == 0
+    record = json.loads(stdout)
+    assert record["method"] == "enumerate"
+    assert [e["count"] for e in record["counts"]] == np.bincount(tiny_labels).tolist()
+    code, _, stderr = run("count", TINY, "-l", "1", "--enumerate", "--approx")
+    assert code == 2 and "choose one of" in stderr

@@ -309,3 +309,32 @@ def test_contradictory_text_regions_are_an_error() -> None:
 
     with pytest.raises(ParseError, match=r"m\.bnn:23:.*fixed to both"):
         parse_text(REGION_MODEL + "fix {\n  -.....\n}\n", "m.bnn")
+
+
+def test_enumeration_counts_match_the_counters_in_every_region(small) -> None:  # type: ignore[no-untyped-def]
+    from bnnc.count import count_by_enumeration
+
+    model, compiled, inputs, labels = small
+    n = SHAPE[0]
+    for region in (
+        Region.everything(n),
+        Region.with_fixed(n, {1: True, 4: False}),
+        Region.ball(inputs[9], 3).intersect(Region.ball(inputs[60], 4)),
+    ):
+        queries = [Query(region, label=c) for c in range(SHAPE[-1])]
+        results = count_by_enumeration(model, queries)
+        inside = region.contains(inputs)
+        assert [r.count for r in results] == [
+            int((inside & (labels == c)).sum()) for c in range(SHAPE[-1])
+        ]
+        assert all(r.space == int(inside.sum()) for r in results)
+        assert results[0].count == count(compiled.formula, queries[0]).count
+
+
+def test_enumeration_refuses_huge_regions() -> None:
+    from bnnc.count import count_by_enumeration
+    from bnnc.errors import EncodingLimitError
+
+    model = random_bnn([40, 3, 2], seed=0)
+    with pytest.raises(EncodingLimitError, match="2\\^40"):
+        count_by_enumeration(model, [Query(Region.everything(40), label=0)])

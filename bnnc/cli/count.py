@@ -45,6 +45,14 @@ def count_command(
         bool,
         typer.Option("--approx", help="(ε, δ)-approximate count with ApproxMC."),
     ] = False,
+    enumerate_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--enumerate",
+            help="Exact count by running the reference inference on every input of the region "
+            "(up to 2^30; independent of the formula, fast on small inputs).",
+        ),
+    ] = False,
     epsilon: Annotated[
         float, typer.Option("--epsilon", help="ApproxMC tolerance: within a factor 1 + ε.")
     ] = 0.8,
@@ -67,8 +75,8 @@ def count_command(
             model_path,
             label=label,
             all_labels=all_labels,
-            method="approx" if approx else "exact",
-            both_methods=exact and approx,
+            method="approx" if approx else "enumerate" if enumerate_inputs else "exact",
+            both_methods=exact + approx + enumerate_inputs > 1,
             epsilon=epsilon,
             delta=delta,
             seed=seed,
@@ -101,10 +109,10 @@ def _run(
 ) -> int:
     import bnnc
     from bnnc.cli.common import build_query
-    from bnnc.count import count, region_size
+    from bnnc.count import count, count_by_enumeration, region_size
 
     if both_methods:
-        raise usage("choose --exact or --approx, not both")
+        raise usage("choose one of --exact, --approx and --enumerate")
     if all_labels and (label is not None or not_label is not None):
         raise usage("--all-labels counts every label; drop --label/--not-label")
     if not all_labels and label is None and not_label is None and not fix and near is None:
@@ -123,21 +131,29 @@ def _run(
     compiled = bnnc.compile(model, encoding)
     formula = compiled.formula
     space = region_size(formula, query)
-    kind: Method = "exact" if method == "exact" else "approx"
+    kind: Method = (
+        "approx" if method == "approx" else "enumerate" if method == "enumerate" else "exact"
+    )
 
     def run(q: Query) -> CountResult:
         return count(formula, q, method=kind, epsilon=epsilon, delta=delta, seed=seed, space=space)
 
-    if all_labels:
+    if kind == "enumerate":
+        wanted = (
+            [replace(query, label=c) for c in range(model.n_classes)] if all_labels else [query]
+        )
+        results = count_by_enumeration(model, wanted)
+    elif all_labels:
         results = [run(replace(query, label=c)) for c in range(model.n_classes)]
+    else:
+        results = [run(query)]
+    if all_labels:
         total = sum(r.count for r in results)
-        if kind == "exact" and total != space:
+        if kind != "approx" and total != space:
             raise InternalError(
                 f"the exact counts of all labels sum to {total}, not to the {space} inputs of "
                 "the region: the formula is not parsimonious (please report this as a bnnc bug)"
             )
-    else:
-        results = [run(query)]
     seconds = time.perf_counter() - start
 
     if json_output:
@@ -173,7 +189,7 @@ def _run(
                 f"{formula.describe_label(c):<{width}}  {r.count:>22}  {r.share:>10.4%}  "
                 f"{r.seconds:.2f}"
             )
-        if kind == "exact":
+        if kind != "approx":
             typer.echo(f"{'total':<{width}}  {space:>22}  {1:>10.4%}")
     else:
         r = results[0]
