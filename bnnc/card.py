@@ -10,9 +10,15 @@ factors are divided out, so ±1 rows give a plain cardinality constraint.  Label
 ``o_c ⇔ ∧_{j>c} g_cj ∧ ∧_{j<c} ¬g_jc``: c beats every later class with ≥ and every earlier one
 with >, so ties go to the lowest index and exactly one output is true for every input.
 
+A pair that the ILP compares by a staircase (per-class output scales, see :class:`bnnc.ilp.
+Staircase`) becomes ``g_cj ⇔ ∧_k (Σ ℓ^j ≥ b_k → Σ ℓ^c ≥ a_k)`` over the literals ℓ^c of class
+c's own row and ℓ^j of class j's (:class:`StaircaseGate`); the CNF stage counts each class's
+literals once, with a full unary counter shared by every pair that needs it.
+
 Variable layout (documented in the README; ``bnnc.dimacs`` writes it into every file):
 inputs 1..n, outputs n+1..n+C, then hidden neurons layer by layer (constant ones get none),
-then the class comparisons g_cj, then the auxiliary variables of the CNF encoding.
+then the class comparisons g_cj, then the auxiliary variables of the CNF encoding (including the
+unary counters and step variables of staircase comparisons).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from math import gcd
 import numpy as np
 
 from bnnc.errors import ModelError
-from bnnc.ilp import IlpModel
+from bnnc.ilp import ArgmaxLayer, IlpModel, Staircase
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,21 @@ class AndGate:
 
 
 @dataclass(frozen=True)
+class StaircaseGate:
+    """out ⇔ ∧_k (Σ below ≥ b_k → Σ above ≥ a_k) over steps (b_k, a_k), counts of true literals.
+
+    ``above`` and ``below`` are the literals of two classes' rows (a literal counts once per
+    occurrence); steps increase strictly in both counts.
+    """
+
+    out: int
+    above: tuple[int, ...]
+    below: tuple[int, ...]
+    steps: tuple[tuple[int, int], ...]
+    origin: str
+
+
+@dataclass(frozen=True)
 class Fact:
     """A literal that holds for every input (a label that can never, or always, win)."""
 
@@ -53,7 +74,7 @@ class Fact:
     origin: str
 
 
-Constraint = AtLeast | AndGate | Fact
+Constraint = AtLeast | AndGate | StaircaseGate | Fact
 
 
 @dataclass(frozen=True)
@@ -102,11 +123,16 @@ class CardModel:
         top = self.layout.n_layout_vars
         defined: set[int] = set()
         for con in self.constraints:
-            lits = (con.lit,) if isinstance(con, Fact) else (con.out, *con.lits)
+            if isinstance(con, Fact):
+                lits: tuple[int, ...] = (con.lit,)
+            elif isinstance(con, StaircaseGate):
+                lits = (con.out, *con.above, *con.below)
+            else:
+                lits = (con.out, *con.lits)
             for lit in lits:
                 if lit == 0 or abs(lit) > top:
                     raise ModelError(f"{con.origin}: literal {lit} outside 1..{top}")
-            if isinstance(con, AtLeast | AndGate):
+            if isinstance(con, AtLeast | AndGate | StaircaseGate):
                 if con.out in defined:
                     raise ModelError(f"{con.origin}: variable {con.out} defined twice")
                 defined.add(con.out)
@@ -150,8 +176,16 @@ def lower_ilp_to_card(ilp: IlpModel) -> CardModel:
     out = ilp.output
     comparisons: list[Comparison] = []
     rank_lits: dict[tuple[int, int], int | bool] = {}  # (c, j) → literal or constant
+    staircases = {(st.above, st.below): st for st in out.staircases}
     for c in range(n_classes):
         for j in range(c + 1, n_classes):
+            if (c, j) in staircases:
+                var = next_var
+                next_var += 1
+                rank_lits[(c, j)] = var
+                constraints.append(_staircase_gate(var, out.name, staircases[(c, j)], out, prev))
+                comparisons.append(Comparison(c, j, var, None))
+                continue
             diff = out.weights[c].astype(np.int64) - out.weights[j].astype(np.int64)
             active = np.flatnonzero(diff)
             if active.size and (prev[active] == 0).any():
@@ -200,3 +234,22 @@ def lower_ilp_to_card(ilp: IlpModel) -> CardModel:
 
     layout = Layout(n_in, n_classes, tuple(hidden), tuple(comparisons), next_var - 1)
     return CardModel(ilp.name, ilp.input_shape, ilp.class_names, layout, tuple(constraints))
+
+
+def _staircase_gate(
+    var: int, name: str, st: Staircase, out: ArgmaxLayer, prev: np.ndarray
+) -> StaircaseGate:
+    """The staircase over sums s = 2m − n′ rewritten over counts m of true literals."""
+    rows: list[tuple[int, ...]] = []
+    for c in (st.above, st.below):
+        row = out.weights[c]
+        active = np.flatnonzero(row)
+        if (prev[active] == 0).any():
+            raise ModelError(
+                f"layer {name!r}: class {c} uses a constant neuron of the previous layer; its "
+                "weight must be 0"
+            )
+        rows.append(tuple((prev[active] * row[active]).tolist()))
+    above, below = rows
+    steps = tuple((ceil_div(v + len(below), 2), ceil_div(u + len(above), 2)) for v, u in st.steps)
+    return StaircaseGate(var, above, below, steps, f"{name}: {st.above} vs {st.below}")

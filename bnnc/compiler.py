@@ -91,6 +91,8 @@ def model_hash(ilp: IlpModel) -> str:
     digest.update(ilp.output.name.encode())
     digest.update(ilp.output.weights.tobytes())
     digest.update(ilp.output.beats.astype("<i8").tobytes())
+    for staircase in ilp.output.staircases:  # absent for most models: their hash is unchanged
+        digest.update(repr((staircase.above, staircase.below, staircase.steps)).encode())
     return digest.hexdigest()
 
 

@@ -15,10 +15,14 @@ same on every reachable s is *constant*: it gets the all-zero row with C = 0 (al
 contribution into its own threshold.
 
 Output comparisons use the reference scores, e.g. fl(s_c + b_c) ≥ fl(s_j + b_j), tabulated at every
-reachable pre-activation of each class (or computed by the block's oracle).  The comparison is a
-function of d = s_c − s_j alone except when the biases differ by an amount within float rounding
-of an integer; the pass checks every reachable (s_c, s_j) pair and refuses, with a clear message,
-the case where the float comparison depends on more than d.
+reachable pre-activation of each class (or computed by the block's oracle).  Each class's score
+must be monotone in its own pre-activation (a class whose score falls has its row negated, so
+that every score rises).  Usually the comparison is then a function of d = s_c − s_j alone: a
+threshold ``beats[c, j]`` on the difference.  Where it is not (per-class output scales, such as
+a batch norm after the last layer, or biases within float rounding of an integer apart), the pass
+tabulates the exact relation over every reachable (s_c, s_j) pair, which for monotone scores is a
+*staircase*: c ranks above j ⇔ s_c ≥ g(s_j) for a non-decreasing g, kept as the steps where g
+rises (:class:`Staircase`).
 """
 
 from __future__ import annotations
@@ -68,9 +72,32 @@ class ThresholdLayer:
         return np.where(is_const, values, 0).astype(np.int8)
 
 
+@dataclass(frozen=True)
+class Staircase:
+    """Class ``above`` ranks above class ``below`` (above < below) ⇔ for every step (v, u):
+    ⟨weights[below], x⟩ ≥ v → ⟨weights[above], x⟩ ≥ u.
+
+    Steps are strictly increasing in both v and u, so the comparison is s_above ≥ g(s_below)
+    with g the largest u whose v is reached (−∞ if none): a non-decreasing staircase.
+    """
+
+    above: int
+    below: int
+    steps: tuple[tuple[int, int], ...]  # (v, u) pairs
+
+    def holds(self, s_above: NDArray[np.int64], s_below: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """The comparison at integer sums (any broadcastable shapes)."""
+        result = np.ones(np.broadcast(s_above, s_below).shape, dtype=bool)
+        for v, u in self.steps:
+            result &= (s_below < v) | (s_above >= u)
+        return result
+
+
 @dataclass(frozen=True, eq=False)
 class ArgmaxLayer:
-    """Output: class c < j ranks above j ⇔ ⟨weights[c] − weights[j], x⟩ ≥ beats[c, j].
+    """Output: class c < j ranks above j ⇔ ⟨weights[c] − weights[j], x⟩ ≥ beats[c, j], except
+    for the pairs listed in ``staircases``, which compare the two sums by a staircase (their
+    ``beats`` entry is 0 and ignored).
 
     The label is the class that ranks above every other (ties went to the lower index when
     ``beats`` was derived).  Only the strict upper triangle of ``beats`` is meaningful.
@@ -79,6 +106,7 @@ class ArgmaxLayer:
     name: str
     weights: NDArray[np.int8]  # (n_classes, n_in)
     beats: NDArray[np.int64]  # (n_classes, n_classes)
+    staircases: tuple[Staircase, ...] = ()  # sorted by (above, below), each pair at most once
 
     @property
     def n_in(self) -> int:
@@ -121,9 +149,27 @@ class IlpModel:
         n = self.output.n_classes
         if self.output.beats.shape != (n, n):
             raise ModelError(f"layer {self.output.name!r}: comparison table must be {n}x{n}")
+        _verify_staircases(self.output)
         names = [layer.name for layer in self.layers] + [self.output.name]
         if len(set(names)) != len(names):
             raise ModelError(f"model {self.name!r}: layer names must be unique, got {names}")
+
+
+def _verify_staircases(out: ArgmaxLayer) -> None:
+    pairs = [(st.above, st.below) for st in out.staircases]
+    if pairs != sorted(set(pairs)):
+        raise ModelError(f"layer {out.name!r}: staircases must be sorted, one per pair of classes")
+    for st in out.staircases:
+        where = f"layer {out.name!r}, staircase {st.above} vs {st.below}"
+        if not 0 <= st.above < st.below < out.n_classes:
+            raise ModelError(f"{where}: needs classes 0 ≤ above < below < {out.n_classes}")
+        if out.beats[st.above, st.below] != 0:
+            raise ModelError(f"{where}: its beats entry must be 0 (it is not used)")
+        if not st.steps or not all(isinstance(v, int) and isinstance(u, int) for v, u in st.steps):
+            raise ModelError(f"{where}: needs at least one step of integers")
+        for (v0, u0), (v1, u1) in zip(st.steps, st.steps[1:], strict=False):
+            if not (v0 < v1 and u0 < u1):
+                raise ModelError(f"{where}: steps must increase strictly in both sums")
 
 
 def _verify_rows(name: str, weights: NDArray[np.int8], n_in: int) -> None:
@@ -157,12 +203,12 @@ def lower_milp_to_ilp(milp: MilpModel) -> IlpModel:
 
     out = model.output
     weights, shift = _fold_constant_inputs(out.weights, incoming)
-    weights, beats = _output_comparisons(out, weights, shift, arithmetic)
+    weights, beats, staircases = _output_comparisons(out, weights, shift, arithmetic)
     return IlpModel(
         name=model.name,
         input_shape=model.input_shape,
         layers=tuple(layers),
-        output=ArgmaxLayer(out.name, ternary(weights), frozen(beats, np.int64)),
+        output=ArgmaxLayer(out.name, ternary(weights), frozen(beats, np.int64), staircases),
         class_names=model.class_names,
     )
 
@@ -221,47 +267,50 @@ def _layer_thresholds(
 
 def _output_comparisons(
     out: OutputBlock, weights: NDArray[np.int8], shift: NDArray[np.int64], arithmetic: Arithmetic
-) -> tuple[NDArray[np.int8], NDArray[np.int64]]:
-    """(weights, beats): class c < j ranks above j ⇔ ⟨w_c − w_j, x⟩ ≥ beats[c, j].
+) -> tuple[NDArray[np.int8], NDArray[np.int64], tuple[Staircase, ...]]:
+    """(weights, beats, staircases): class c < j ranks above j ⇔ ⟨w_c − w_j, x⟩ ≥ beats[c, j],
+    or by the pair's staircase where no threshold on the difference exists.
 
-    Every class's score is tabulated at every reachable pre-activation.  Scores must all be
-    non-decreasing in the pre-activation, or all non-increasing (a negative output scale); in
-    the second case the rows are negated so that the comparison is again "difference ≥ T".
+    Every class's score is tabulated at every reachable pre-activation and must be monotone in
+    it.  If every score that varies falls (a negative output scale), all rows are negated; if
+    some rise and others fall (per-class scales of both signs), the falling classes' rows are
+    negated.  Either way every table is then non-decreasing in its class's sum.
     """
     n_active, sums, reachable = _reachable_grid(weights)
     scores = output_scores(out, np.where(reachable, sums, 0) + shift, arithmetic)
     tables = [scores[: n_active[c] + 1, c] for c in range(out.n_classes)]
     steps = [np.sign(np.diff(t.astype(np.float64))) for t in tables]
-    rising = any((st > 0).any() for st in steps)
-    falling = any((st < 0).any() for st in steps)
-    if rising and falling:
+    rises = np.array([(st > 0).any() for st in steps], dtype=bool)
+    falls = np.array([(st < 0).any() for st in steps], dtype=bool)
+    bad = np.flatnonzero(rises & falls)
+    if bad.size:
         raise ModelError(
-            f"layer {out.name!r}: some class scores rise and others fall with the "
-            "pre-activation, so the argmax is not a comparison of weighted sums"
+            f"layer {out.name!r}: the score of class {int(bad[0])} rises and falls with its "
+            "pre-activation (it is not monotone), so the argmax is not a comparison of "
+            "weighted sums"
         )
-    if falling:  # s ↦ −s reverses every table; the reachable sums are symmetric
-        weights = (-weights).astype(np.int8)
-        tables = [t[::-1] for t in tables]
+    flip = falls if rises.any() else np.full(out.n_classes, falls.any())
+    if flip.any():  # s ↦ −s reverses a table; the reachable sums are symmetric
+        weights = np.where(flip[:, None], -weights, weights).astype(np.int8)
+        tables = [t[::-1] if f else t for t, f in zip(tables, flip.tolist(), strict=True)]
     beats = np.zeros((out.n_classes, out.n_classes), dtype=np.int64)
+    staircases: list[Staircase] = []
     for c in range(out.n_classes):
         for j in range(c + 1, out.n_classes):
-            beats[c, j] = _pair_threshold(out.name, c, j, tables[c], tables[j], arithmetic)
-    return weights, beats
+            threshold = _pair_threshold(tables[c], tables[j])
+            if threshold is not None:
+                beats[c, j] = threshold
+            else:
+                staircases.append(_pair_staircase(out.name, c, j, tables[c], tables[j]))
+    return weights, beats, tuple(staircases)
 
 
-def _pair_threshold(
-    name: str,
-    c: int,
-    j: int,
-    table_c: NDArray[np.floating],
-    table_j: NDArray[np.floating],
-    arithmetic: Arithmetic,
-) -> int:
-    """T such that score_c ≥ score_j ⇔ v_c − v_j ≥ T on every reachable (v_c, v_j).
+def _pair_threshold(table_c: NDArray[np.floating], table_j: NDArray[np.floating]) -> int | None:
+    """T such that score_c ≥ score_j ⇔ v_c − v_j ≥ T on every reachable (v_c, v_j), or None.
 
     Each class's variable part v is reachable on its own (a superset of the joint pairs), so
     the answer holds on every input.  If the float comparison is not a function of v_c − v_j
-    (biases within rounding of an integer apart), no T exists and bnnc refuses.
+    (per-class scales, or biases within rounding of an integer apart), no T exists.
     """
     v_c = np.arange(-(table_c.size - 1), table_c.size, 2, dtype=np.int64)
     v_j = np.arange(-(table_j.size - 1), table_j.size, 2, dtype=np.int64)
@@ -271,11 +320,34 @@ def _pair_threshold(
         return int(diffs.max()) + 1
     first_win = int(diffs[wins].min())
     if (~wins).any() and first_win <= int(diffs[~wins].max()):
-        raise ModelError(
-            f"layer {name!r}: comparing the scores of classes {c} and {j} depends on the size "
-            "of the scores, not only on their difference, so no threshold on the difference "
-            "expresses it; causes: per-class output scales (e.g. a batch norm after the last "
-            f"layer), or biases within {arithmetic} rounding of an integer apart; bnnc cannot "
-            "encode this exactly yet"
-        )
+        return None
     return first_win
+
+
+def _pair_staircase(
+    name: str, c: int, j: int, table_c: NDArray[np.floating], table_j: NDArray[np.floating]
+) -> Staircase:
+    """The exact relation score_c ≥ score_j over every reachable (v_c, v_j), as a staircase.
+
+    Both tables are non-decreasing, so class c wins at (v_c, v_j) ⇔ v_c ≥ g(v_j), g the least
+    winning v_c (n_c + 2 if none), non-decreasing in v_j.  A step is kept wherever g rises.
+    The staircase is checked against the whole table (scores that are NaN would break it).
+    """
+    n_c, n_j = table_c.size - 1, table_j.size - 1
+    wins = table_c[:, None] >= table_j[None, :]
+    first = np.where(wins.any(axis=0), np.argmax(wins, axis=0), n_c + 1)  # per v_j, an index
+    rows = np.arange(n_c + 1)[:, None]
+    if (np.diff(first) < 0).any() or not np.array_equal(wins, rows >= first[None, :]):
+        raise ModelError(
+            f"layer {name!r}: comparing the scores of classes {c} and {j} is not monotone in "
+            "their pre-activations, so bnnc cannot encode it"
+        )
+    steps: list[tuple[int, int]] = []
+    previous = 0
+    for m, g in enumerate(first.tolist()):
+        if g > previous:
+            steps.append((2 * m - n_j, 2 * g - n_c))
+            previous = g
+    if not steps:  # c always wins: one step that always holds
+        steps.append((-n_j, -n_c))
+    return Staircase(c, j, tuple(steps))

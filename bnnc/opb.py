@@ -10,6 +10,9 @@ written in ``≥`` form with positive integer coefficients:
   ``Σ w·~ℓ + (W − k + 1)·out ≥ W − k + 1`` with W = Σ w;
 * ``AndGate`` out ⇔ ∧ ℓ becomes its clauses ``~out ∨ ℓ_i`` and ``out ∨ ¬ℓ_1 ∨ … ∨ ¬ℓ_m``;
 * ``Fact`` ℓ becomes the unit constraint ``+1 ℓ >= 1``.
+
+A ``StaircaseGate`` (per-class output scales) would need counter variables outside the layout,
+so such models are refused in one line.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from bnnc.card import AndGate, AtLeast, CardModel, Fact
-from bnnc.errors import InternalError
+from bnnc.card import AndGate, AtLeast, CardModel, Fact, StaircaseGate
+from bnnc.errors import InternalError, ModelError
 
 # A normalised pseudo-Boolean constraint: Σ coef·literal ≥ degree, coefficients > 0,
 # each variable at most once.
@@ -113,6 +116,11 @@ def format_opb(card: CardModel) -> str:
                     f"{con.origin}: x{con.out} <=> "
                     f"{' and '.join(_literal(lit) for lit in con.lits)} ({len(pbs)} clauses)"
                 )
+            )
+        elif isinstance(con, StaircaseGate):
+            raise ModelError(
+                f"{con.origin}: this class comparison is a staircase (per-class output scales), "
+                "which bnnc does not write as OPB yet; compile to CNF instead"
             )
         elif isinstance(con, Fact):
             pbs = [_normalise([(1, con.lit)], 1)]

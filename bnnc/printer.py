@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.errors import ModelError
 from bnnc.frontend.text import KEYWORDS
 from bnnc.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
 from bnnc.region import FREE, Region
@@ -50,7 +51,17 @@ def print_bnn(model: BnnModel) -> str:
 
 def print_ilp(model: IlpModel, region: Region | None = None) -> str:
     """The lowered form of ``model``: ``threshold`` blocks, then the ``argmax`` block, then the
-    input region (``region``, or the model's own)."""
+    input region (``region``, or the model's own).
+
+    The language has no syntax for staircase comparisons (per-class output scales), so a model
+    with any is refused in one line."""
+    if model.output.staircases:
+        st = model.output.staircases[0]
+        raise ModelError(
+            f"layer {model.output.name!r}: classes {st.above} and {st.below} compare by a "
+            "staircase (per-class output scales), which the lowered text form cannot express; "
+            "compile to CNF instead"
+        )
     lines = [LOWERED_FORM_COMMENT, *_header(model.name, model.input_shape, model.class_names)]
     group = _group_size(model.input_shape)
     for layer in model.layers:

@@ -66,9 +66,13 @@ def _ilp_argmax(model: IlpModel, x: NDArray[np.int64]) -> NDArray[np.int64]:
     n = model.n_classes
     batch = x.shape[:-1]
     is_winner = np.ones((*batch, n), dtype=bool)
+    staircases = {(st.above, st.below): st for st in model.output.staircases}
     for c in range(n):
         for j in range(c + 1, n):
-            c_above = (x @ (weights[c] - weights[j])) >= model.output.beats[c, j]
+            if (c, j) in staircases:  # a staircase over the two sums, not their difference
+                c_above = staircases[(c, j)].holds(x @ weights[c], x @ weights[j])
+            else:
+                c_above = (x @ (weights[c] - weights[j])) >= model.output.beats[c, j]
             is_winner[..., c] &= c_above
             is_winner[..., j] &= ~c_above
     if (is_winner.sum(axis=-1) != 1).any():

@@ -154,6 +154,8 @@ def _threshold_layer(weights: NDArray[np.int8], fires: NDArray[np.bool_]) -> _La
 def _exact_form(model: BnnModel | IlpModel) -> _Net:
     layers: list[_Layer] = []
     if isinstance(model, IlpModel):
+        if model.output.staircases:  # pairs compared by a staircase: no difference threshold
+            raise _Unsupported
         for ilp in model.layers:
             rows = ilp.weights.astype(np.float32)
             active = np.maximum(np.count_nonzero(ilp.weights, axis=1), 1).astype(np.float32)

@@ -29,6 +29,14 @@ from .helpers import all_inputs
 from .test_onnx_shared_models import BREVITAS, TFC, needs_shared
 from .test_onnx_torch_fixtures import EXPECTED_COMPILE_REFUSALS
 
+# Compiled (through staircase comparisons) but with no text form: per-class output scales.
+NO_TEXT_FORM = "lowered text form cannot express"
+EXPECTED_EMIT_REFUSALS = {
+    **{name: phrase for name, (_, phrase) in EXPECTED_COMPILE_REFUSALS.items()},
+    "torch_legacy_sign_bias.onnx": NO_TEXT_FORM,
+    "torch_dynamo_sign_bias.onnx": NO_TEXT_FORM,
+}
+
 FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
 ALL = sorted(p.name for p in FIXTURES.glob("*.onnx"))
 
@@ -58,14 +66,14 @@ def check_exact(path: Path) -> str:
     return text
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n not in EXPECTED_COMPILE_REFUSALS])
+@pytest.mark.parametrize("name", [n for n in ALL if n not in EXPECTED_EMIT_REFUSALS])
 def test_emitted_text_compiles_to_the_same_integer_model(name: str) -> None:
     check_exact(FIXTURES / name)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED_COMPILE_REFUSALS))
-def test_a_model_that_does_not_compile_has_no_text_either(name: str) -> None:
-    _, phrase = EXPECTED_COMPILE_REFUSALS[name]
+@pytest.mark.parametrize("name", sorted(EXPECTED_EMIT_REFUSALS))
+def test_a_model_without_a_text_form_is_refused(name: str) -> None:
+    phrase = EXPECTED_EMIT_REFUSALS[name]
     with pytest.raises(ModelError, match=phrase):
         bnnc.emit(bnnc.load(FIXTURES / name), "bnn")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pysat.solvers import Solver
 
@@ -17,7 +17,6 @@ import bnnc
 from bnnc.bnn import BnnModel
 from bnnc.compiler import Compilation
 from bnnc.encodings import ENCODING_NAMES
-from bnnc.errors import BnncError
 from bnnc.generate import random_bnn
 from bnnc.reference import predict
 
@@ -27,23 +26,9 @@ from .strategies import bnn_models
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-MAGNITUDE_DEPENDENT = "depends on the size of the scores"
-
-
-def compile_or_reject(model: BnnModel, encoding: str) -> Compilation:
-    """Compile; discard (not pass) the rare example bnnc documents that it refuses: output biases
-    within float rounding of an integer apart (test_refuses_magnitude_dependent_comparisons)."""
-    try:
-        return bnnc.compile(model, encoding)
-    except BnncError as err:
-        if MAGNITUDE_DEPENDENT in str(err):
-            reject()
-        raise
-
-
 def formula_labels(model: BnnModel, encoding: str, inputs: np.ndarray) -> list[list[int]]:
     """For each input row, the list of output labels true in the (unique) model."""
-    return compiled_labels(compile_or_reject(model, encoding), inputs)
+    return compiled_labels(bnnc.compile(model, encoding), inputs)
 
 
 def compiled_labels(compiled: Compilation, inputs: np.ndarray) -> list[list[int]]:
@@ -77,7 +62,7 @@ def test_direct_encoding_agrees_with_reference_on_every_input(model: BnnModel) -
 def test_exact_counts_match_enumeration(encoding: str, model: BnnModel) -> None:
     """Unprojected count = 2^n (parsimony) and each label's count = brute force."""
     pyganak = pytest.importorskip("pyganak")
-    formula = compile_or_reject(model, encoding).formula
+    formula = bnnc.compile(model, encoding).formula
     brute = np.bincount(predict(model, all_inputs(model.n_inputs)), minlength=model.n_classes)
 
     def count(extra: list[list[int]]) -> int:
@@ -122,10 +107,11 @@ def test_infer_through_the_formula() -> None:
         assert bnnc.infer(model, compiled, bits) == int(predict(model, bits))
 
 
-def test_refuses_magnitude_dependent_comparisons() -> None:
+def test_magnitude_dependent_comparisons_compile_exactly() -> None:
     """Biases 0 and 1e-300: at equal integer scores 0 the float comparison says class 1 wins,
     at equal scores 2 the bias rounds away and class 0 wins.  No threshold on s_0 − s_1 can
-    express that, so bnnc must refuse rather than emit a formula that is wrong on some input."""
+    express that; bnnc compiles it as a staircase (once its one documented refusal), and the
+    formula agrees with the reference on every input."""
     from bnnc.bnn import OutputBlock
     from bnnc.tensor import frozen, ternary
 
@@ -136,8 +122,11 @@ def test_refuses_magnitude_dependent_comparisons() -> None:
     # input (+1, +1) gives s = 2, where 2 + 1e-300 rounds to 2: a tie, so class 0 wins.
     assert labels.tolist() == [1, 0]
     assert 2.0 + 1e-300 == 2.0
-    with pytest.raises(BnncError, match=MAGNITUDE_DEPENDENT):
-        bnnc.compile(model)
+    inputs = all_inputs(2)
+    for encoding in ENCODING_NAMES:
+        compiled = bnnc.compile(model, encoding)
+        assert compiled.ilp is not None and compiled.ilp.output.staircases
+        assert compiled_labels(compiled, inputs) == [[int(c)] for c in predict(model, inputs)]
 
 
 def test_pass_errors_keep_their_type_and_name_the_pass() -> None:
