@@ -30,6 +30,8 @@ from bnnc.encodings import (
     Encoder,
     VarPool,
     adder,
+    auto,
+    cardnet,
     direct,
     encode_at_least,
     seqcounter,
@@ -66,6 +68,8 @@ ENCODERS: dict[str, Encoder] = {
     "seqcounter": seqcounter.encode,
     "direct": direct.encode,
     "adder": adder.encode,
+    "cardnet": cardnet.encode,
+    "auto": auto.encode,
     **{name: forced_adder(size) for name, size in ADDER_VARIANTS.items()},
 }
 
@@ -80,7 +84,7 @@ def dispatch(name: str, out: int, lits: Sequence[int], bound: int, pool: VarPool
 
 def test_registry_names() -> None:
     assert set(ENCODERS) == set(ALL_NAMES)
-    assert ENCODING_NAMES == ("totalizer", "seqcounter", "direct", "adder")
+    assert ENCODING_NAMES == ("totalizer", "seqcounter", "direct", "adder", "cardnet", "auto")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +192,8 @@ COUNT_CASES = [
         ("adder", (1, 2, 3, 6, 11, 14)),
         ("adder-net", (1, 2, 3, 4, 6, 7, 9, 14)),
         ("adder-blocks", (1, 2, 3, 6, 7, 9, 14)),
+        ("cardnet", (1, 2, 3, 4, 5, 6, 7, 9, 11, 14)),
+        ("auto", (1, 2, 3, 6, 9, 14)),
     )
     for n in sizes
     for k in sorted({1, 2, n // 2, n // 2 + 1, n - 1, n} & set(range(1, n + 1)))
@@ -276,7 +282,7 @@ def test_small_bounds_stay_small(name: str) -> None:
     assert nclauses <= 4 * 3 * 100
 
 
-@pytest.mark.parametrize("name", ["totalizer", "seqcounter"])
+@pytest.mark.parametrize("name", ["totalizer", "seqcounter", "cardnet"])
 def test_dispatcher_counts_the_shorter_side(name: str) -> None:
     lits = list(range(1, 31))
     negated = [-lit for lit in lits]

@@ -28,6 +28,8 @@ class EncodingName(StrEnum):
     seqcounter = "seqcounter"
     direct = "direct"
     adder = "adder"
+    cardnet = "cardnet"
+    auto = "auto"
 
 
 DEFAULT_ENCODING_NAME = EncodingName(DEFAULT_ENCODING)

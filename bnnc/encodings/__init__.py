@@ -41,17 +41,19 @@ Encoder = Callable[[int, Sequence[int], int, VarPool], Clauses]
 
 
 def _registry() -> dict[str, Encoder]:
-    from bnnc.encodings import adder, direct, seqcounter, totalizer
+    from bnnc.encodings import adder, auto, cardnet, direct, seqcounter, totalizer
 
     return {
         "totalizer": totalizer.encode,
         "seqcounter": seqcounter.encode,
         "direct": direct.encode,
         "adder": adder.encode,
+        "cardnet": cardnet.encode,
+        "auto": auto.encode,
     }
 
 
-ENCODING_NAMES = ("totalizer", "seqcounter", "direct", "adder")
+ENCODING_NAMES = ("totalizer", "seqcounter", "direct", "adder", "cardnet", "auto")
 DEFAULT_ENCODING = "adder"
 
 
