@@ -4,6 +4,7 @@
     python bench/encodings.py --quick              # skip the 784-64-64-64-10 network
     python bench/encodings.py --solve --cap 20     # also decide every label, 20 s cap each
     python bench/encodings.py --solve --shapes 100-20-10 --encodings adder auto --seeds 0 1 2
+    python bench/encodings.py --solve --shapes 784-20-10 --cap 40   # extra: one wide layer
 
 Prints one row per (network, encoding): variables, clauses, compile time in-process, and for
 the default encoding the wall time of the whole ``bnnc MODEL -o FILE`` command, interpreter
@@ -46,6 +47,10 @@ SHAPES = {
     "25-20-10": ([25, 20, 10], (5, 5)),
     "100-20-10": ([100, 20, 10], (10, 10)),
     "784-64-64-64-10": ([784, 64, 64, 64, 10], (28, 28)),
+}
+EXTRA_SHAPES = {  # only with --shapes: one wide layer, where the encodings differ most
+    "256-20-10": ([256, 20, 10], (16, 16)),
+    "784-20-10": ([784, 20, 10], (28, 28)),
 }
 
 
@@ -128,7 +133,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the largest network")
     parser.add_argument("--seed", type=int, default=0, help="network seed (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+", help="several network seeds")
-    parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), help="only these networks")
+    parser.add_argument(
+        "--shapes", nargs="+", choices=[*SHAPES, *EXTRA_SHAPES], help="only these networks"
+    )
     parser.add_argument("--encodings", nargs="+", choices=ENCODING_NAMES, help="only these")
     parser.add_argument("--solve", action="store_true", help="decide every label (check_sat)")
     parser.add_argument("--cap", type=float, default=20.0, help="seconds per label (--solve)")
@@ -144,10 +151,11 @@ def main() -> None:
     if args.solve:
         header += f"{'decided':>9}{'total s':>9}  per label (s = SAT, u = UNSAT)"
     print(header, flush=True)
-    for label, (widths, shape) in SHAPES.items():
-        if (args.shapes and label not in args.shapes) or (
-            args.quick and not args.shapes and len(widths) > 3
-        ):
+    for label, (widths, shape) in {**SHAPES, **EXTRA_SHAPES}.items():
+        if args.shapes:
+            if label not in args.shapes:
+                continue
+        elif label in EXTRA_SHAPES or (args.quick and len(widths) > 3):
             continue
         for seed in args.seeds or [args.seed]:
             model = random_bnn(widths, seed=seed, input_shape=shape)

@@ -1,62 +1,66 @@
-"""Automatic choice per constraint: arc-consistent where it is affordable, linear elsewhere.
+"""Automatic choice per constraint: arc-consistent always, sized to the constraint.
 
 Sources: the encodings it chooses from — Olivier Bailleux and Yacine Boufkhad, "Efficient CNF
-encoding of Boolean cardinality constraints", CP 2003 (the totalizer, whose unit propagation is
-arc-consistent), and Joost P. Warners, IPL 68(2), 1998 / Niklas Eén and Niklas Sörensson, JSAT 2,
-2006 (the adder network, linear in n but not arc-consistent); see :mod:`bnnc.encodings.totalizer`
-and :mod:`bnnc.encodings.adder`.
+encoding of Boolean cardinality constraints", CP 2003 (the totalizer, O(n·k) clauses), and
+Roberto Asín, Robert Nieuwenhuis, Albert Oliveras and Enric Rodríguez-Carbonell, "Cardinality
+Networks: a theoretical and empirical study", Constraints 16(2), 2011 (``cardnet``,
+O(n log² k)); see :mod:`bnnc.encodings.totalizer` and :mod:`bnnc.encodings.cardnet`.
 
 The rule sees only (n, bound) of each constraint, with the bound already normalised
 (1 ≤ bound ≤ n − bound + 1):
 
-* ``totalizer`` when n ≤ :data:`AC_MAX_N` (64) or bound ≤ 3;
-* ``adder`` otherwise.
+* ``totalizer`` when n ≤ :data:`TOTALIZER_MAX_N` (256) or bound ≤ :data:`TOTALIZER_MAX_BOUND`
+  (16);
+* ``cardnet`` otherwise (wide constraints with a large bound).
 
-Why.  Unit propagation on the totalizer (and on ``cardnet``) decides every constraint as soon as
-the literals allow, which the adder does not: with ``out`` false, three of eleven literals true
-and bound 4, the totalizer propagates the other eight to false and the adder propagates nothing.
-The price is size, and it grows with n.  Clauses per constraint at the mid-range bounds of
-trained and random BNNs (k = ⌈n/2⌉; variables / clauses):
+Both are arc-consistent: unit propagation decides the constraint as soon as the literals
+allow, which the adder does not (with ``out`` false, bound 4 and three of eleven literals true,
+the totalizer propagates the other eight literals to false and the adder none of them).  The
+adder is never chosen: it gives the smallest formulas (the default encoding), but on every
+network where the encodings could be told apart the solver needed about twice as long with it
+as with the totalizer, or gave up (below).  Sizes
+per constraint at the mid-range bounds of trained and random BNNs (k = ⌈n/2⌉; auxiliary
+variables / clauses):
 
-======  ================  ================  ==================  ==================
-n       adder             totalizer         cardnet             seqcounter
-======  ================  ================  ==================  ==================
-32      62 / 402          128 / 769         282 / 849           271 / 1,055
-64      126 / 843         320 / 2,689       826 / 2,481         1,055 / 4,159
-100     196 / 1,341       572 / 6,145       1,678 / 5,037       2,549 / 10,099
-256     510 / 3,517       1,792 / 36,353    6,138 / 18,417      16,511 / 65,791
-784     1,564 / 10,897    6,816 / 320,961   28,810 / 86,433     154,055 / 615,439
-======  ================  ================  ==================  ==================
+======  ================  ==================  ==================  ==================
+n       adder             totalizer           cardnet             seqcounter
+======  ================  ==================  ==================  ==================
+32      62 / 402          128 / 769           282 / 849           271 / 1,055
+64      126 / 843         320 / 2,689         826 / 2,481         1,055 / 4,159
+100     196 / 1,341       572 / 6,145         1,678 / 5,037       2,549 / 10,099
+256     510 / 3,517       1,792 / 36,353      6,138 / 18,417      16,511 / 65,791
+784     1,564 / 10,897    6,816 / 320,961     28,810 / 86,433     154,055 / 615,439
+======  ================  ==================  ==================  ==================
 
-Up to n = 64 an arc-consistent encoding costs at most 3.3 times the adder's clauses (measured
-over every bound); beyond, the ratio keeps growing (3.8 for ``cardnet`` at n = 100, 7.9 at
-n = 784).  Up to n = 64 the totalizer is the smaller of the two arc-consistent encodings: never
-more variables than ``cardnet`` and never more variables plus clauses (at most 9.4 % more
-clauses, for n ≥ 55 and bound ≥ 16, where ``cardnet`` has 2.4 to 2.6 times the variables), so
-``auto`` never picks ``cardnet``; that is the encoding to choose by hand for arc consistency on
-wide constraints, where it is far smaller than the totalizer.  For bound ≤ 3 the totalizer is
-the smallest of all (the adder delegates to it there too).
+Of the two arc-consistent encodings the totalizer solved faster wherever they differed, so up
+to n = 256 it is preferred even where it is larger (under twice ``cardnet``'s clauses: at most
+1.99 times, at n = 256, k = 115; never more variables).  Beyond, its O(n·k) clauses grow to 3.7
+times ``cardnet``'s at n = 784, k = 392, so wide constraints take ``cardnet``, except for
+bounds ≤ 16, where the totalizer is the smaller of the two in variables and in variables plus
+clauses.
 
-Measured with ``python bench/encodings.py --solve`` (``bnnc.check_sat`` per label, CaDiCaL,
-a fresh solver per label, on random networks from :func:`bnnc.generate.random_bnn`; times
-include loading the formula into the solver, on a shared two-core machine):
+Measured with ``python bench/encodings.py --solve``: ``bnnc.check_sat(..., search=False)``,
+i.e. CaDiCaL alone, a fresh solver per label, CPU seconds including loading the formula, on
+random networks from :func:`bnnc.generate.random_bnn`:
 
-* 784-64-64-64-10, seed 0: ``adder`` decides 5 of 10 labels within 60 s (the other five are
-  still running at 60 s); ``auto`` decides all 10 in 1.1–2.1 s each.  Any arc-consistent choice
-  on the narrow constraints does (totalizer or cardnet on n ≤ 64, or on the 64-wide hidden
-  layers alone, or on the class comparisons with n ≤ 30 alone).  ``cardnet`` on every
-  constraint (5.9 M clauses) decides 2 of 10 within 60 s: the wide first layer must stay small.
-  On seeds 1–9 ``adder`` decides every label in under 2.7 s, and ``auto`` (seeds 1–3) too.
-* 100-20-10 and 25-20-10 (seeds 0–3): every encoding decides every label in under 0.35 s
-  when the machine is quiet (100-20-10: ``auto`` 0.7–0.8 s for all ten labels, ``adder``
-  0.5–1.0 s, ``totalizer`` and ``cardnet`` 1.6–2.2 s): on easy instances time follows size.
-* 256-64-64-10 and 100-256-10 (seed 0): every label is easy; arc-consistent encodings on the
-  256- and 100-wide layers take three to seven times as long as the adder there, all of it
-  spent loading the larger formula.
+* 100-20-10, seeds 0–3, all 40 labels: ``totalizer`` (= ``auto`` here) 8.0 s in total, slowest
+  label 0.43 s; ``adder`` 15.0 s (1.49 s); ``cardnet`` 15.2 s (4.25 s); the adder with the
+  totalizer on constraints up to n = 64 only, 12.6 s (0.94 s).
+* 256-20-10, seeds 0 and 1: ``totalizer`` (= ``auto``) 12.3 and 10.1 s for the ten labels,
+  ``cardnet`` 27.5 and 17.8 s, ``adder`` 29.2 and 18.0 s.
+* 784-20-10, seed 0, 40 s cap per label: ``totalizer`` decides 9 labels (7–12 s each, mostly
+  loading 6.4 M clauses), ``auto`` 7 (2.5–7.0 s), ``cardnet`` 7 (3.0–6.6 s), ``adder`` 4, the
+  adder with the totalizer on the narrow class comparisons 2.
+* 784-64-64-64-10, seed 0, labels 0–4, 40 s cap (wall seconds): ``adder`` and ``auto`` decide
+  3 labels each, ``cardnet`` 2; label 4 defeats every encoding, label 3 all but ``auto`` and
+  label 1 all but the adder, and the decided labels take ``auto`` 11–20 s, mostly loading its
+  5.9 M clauses, against 1.2–5.9 s for the adder's 0.8 M: no encoding is ahead here.
+* FINN's TFC-w1a1 (trained, 784-64-64-64-10), labels 0, 1 and 4, 90 s cap: ``adder`` and
+  ``auto`` both decide label 1 only (1.1 s and 8.7 s).
 
-So arc consistency is bought where it costs at most about three times the adder (n ≤ 64),
-which removed the only hard case observed, and the adder is kept on wide constraints, where
-the arc-consistent encodings are four to thirty times larger and measurably slower.
+With ``check_sat``'s default witness search by simulation, satisfiable labels of these
+networks are found without the solver, and the formula's size then matters more than its
+propagation; the adder stays the default for that reason.
 
 :data:`RULE`, when set, replaces :func:`choose` (it is read at call time): a function of
 (n, bound) returning a concrete encoding name, e.g. to choose differently for a wide first
@@ -69,10 +73,10 @@ from collections.abc import Callable, Sequence
 
 from bnnc.encodings import Clauses, VarPool
 
-AC_MAX_N = 64
-"""Up to this many literals :func:`choose` picks the (arc-consistent) totalizer.  Read at call
-time."""
-AC_MAX_BOUND = 3
+TOTALIZER_MAX_N = 256
+"""Up to this many literals :func:`choose` picks the totalizer whatever the bound.  Read at
+call time."""
+TOTALIZER_MAX_BOUND = 16
 """Up to this normalised bound :func:`choose` picks the totalizer whatever n.  Read at call
 time."""
 RULE: Callable[[int, int], str] | None = None
@@ -83,12 +87,12 @@ RULE: Callable[[int, int], str] | None = None
 def choose(n: int, bound: int) -> str:
     """The encoding :func:`encode` uses for ``n`` literals and the normalised ``bound``.
 
-    >>> choose(64, 32), choose(784, 3), choose(100, 50)
-    ('totalizer', 'totalizer', 'adder')
+    >>> choose(256, 128), choose(784, 16), choose(784, 17)
+    ('totalizer', 'totalizer', 'cardnet')
     """
-    if n <= AC_MAX_N or bound <= AC_MAX_BOUND:
+    if n <= TOTALIZER_MAX_N or bound <= TOTALIZER_MAX_BOUND:
         return "totalizer"
-    return "adder"
+    return "cardnet"
 
 
 def encode(out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
