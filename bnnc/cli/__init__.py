@@ -1,7 +1,8 @@
 """The ``bnnc`` command line: one module per verb, registered on one typer app.
 
 ``bnnc MODEL …`` (no verb) is ``bnnc compile MODEL …``: compiling is what bnnc is for, and the
-short form is what build scripts call.  The other verbs are ``sample``, ``count`` and ``train``.
+short form is what build scripts call.  The other verbs are ``sample``, ``count``, ``train``
+and ``retrain``.
 Domain errors become exit codes in :func:`bnnc.cli.common.run_verb`, and only there.
 """
 
@@ -65,12 +66,14 @@ def _register() -> None:
     from bnnc.cli import compile as compile_verb
     from bnnc.cli import count as count_verb
     from bnnc.cli import sample as sample_verb
+    from bnnc.commands.retrain import retrain_command
     from bnnc.commands.train import train_command
 
     app.command("compile")(compile_verb.compile_command)
     app.command("sample")(sample_verb.sample_command)
     app.command("count")(count_verb.count_command)
     app.command("train")(train_command)
+    app.command("retrain")(retrain_command)
 
 
 _register()
