@@ -162,6 +162,18 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
     region = queries[0].region
     if any(q.region is not region for q in queries):
         raise ModelError("enumeration counts queries over one region at a time")
+    if region.is_everything and isinstance(model, BnnModel) and model.n_inputs <= 30:
+        # The whole input space of a trained network: bnnc.retrain tabulates the first layer's
+        # output patterns instead of running every input (2^25 inputs: ~9 s instead of ~90 s).
+        from bnnc.retrain import enumerate_counts
+
+        per_label = enumerate_counts(model).tolist()
+        seconds = time.perf_counter() - start
+        space = 1 << model.n_inputs
+        return [
+            CountResult(q, "enumerate", _from_label_counts(q, per_label), space, seconds)
+            for q in queries
+        ]
     free = np.flatnonzero(region.fixed == FREE)
     if free.size > ENUMERATION_MAX_FREE_BITS:
         raise EncodingLimitError(
@@ -193,3 +205,11 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
     return [
         CountResult(q, "enumerate", t, space, seconds) for q, t in zip(queries, totals, strict=True)
     ]
+
+
+def _from_label_counts(query: Query, per_label: list[int]) -> int:
+    """The count of a query over the whole space, from the number of inputs of each label."""
+    if query.label is not None:
+        return per_label[query.label] if query.label != query.not_label else 0
+    total = sum(per_label)
+    return total - per_label[query.not_label] if query.not_label is not None else total

@@ -338,3 +338,21 @@ def test_enumeration_refuses_huge_regions() -> None:
     model = random_bnn([40, 3, 2], seed=0)
     with pytest.raises(EncodingLimitError, match="2\\^40"):
         count_by_enumeration(model, [Query(Region.everything(40), label=0)])
+
+
+def test_enumeration_of_the_whole_space_tabulates_like_the_general_path() -> None:
+    from bnnc.count import count_by_enumeration
+
+    model = random_bnn([12, 6, 4], seed=3)
+    inputs = all_inputs(12)
+    labels = bnnc.predict(model, inputs)
+    everything = Region.everything(12)
+    huge_ball = Region.ball(inputs[0], 12)  # the whole space, but through the general path
+    for region in (everything, huge_ball):
+        queries = [Query(region, label=c) for c in range(4)] + [
+            Query(region, not_label=1),
+            Query(region),
+        ]
+        got = [r.count for r in count_by_enumeration(model, queries)]
+        expected = [int((labels == c).sum()) for c in range(4)]
+        assert got == [*expected, 4096 - expected[1], 4096]
