@@ -963,12 +963,7 @@ def write_sample_grid(
 ) -> None:
     """A PNG with one row per label (in label order): the first ``per_label`` samples drawn for
     it; missing samples are left grey."""
-    import io
-
-    from PIL import Image
-
-    from bnnc.dimacs import write_atomic
-    from bnnc.viz import image_grid
+    from bnnc.viz import image_grid, write_png
 
     dims = [d for d in input_shape if d != 1]
     picture = (dims[0], dims[1])
@@ -977,6 +972,4 @@ def write_sample_grid(
         mine = samples[labels == c][:per_label]
         if len(mine):
             rows.append(image_grid(mine, picture, columns=per_label))
-    buffer = io.BytesIO()
-    Image.fromarray(np.vstack(rows), mode="L").save(buffer, format="PNG")
-    write_atomic(path, buffer.getvalue())
+    write_png(path, np.vstack(rows))

@@ -59,12 +59,21 @@ def write_png_grid(
     path: str | Path, samples: NDArray[np.bool_], input_shape: tuple[int, ...]
 ) -> None:
     """Write the samples of a model with 2-D inputs as a PNG grid (atomically)."""
-    from PIL import Image
-
     dims = [d for d in input_shape if d != 1]
     if len(dims) != 2:
         raise ModelError(f"a PNG grid needs 2-D inputs; the input shape is {input_shape}")
-    grid = image_grid(samples, (dims[0], dims[1]))
+    write_png(path, image_grid(samples, (dims[0], dims[1])))
+
+
+def png_bytes(grid: NDArray[np.uint8]) -> bytes:
+    """A greyscale image as PNG file contents."""
+    from PIL import Image
+
     buffer = io.BytesIO()
     Image.fromarray(grid, mode="L").save(buffer, format="PNG")
-    write_atomic(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_png(path: str | Path, grid: NDArray[np.uint8]) -> None:
+    """Write a greyscale image as a PNG file (atomically)."""
+    write_atomic(path, png_bytes(grid))

@@ -356,3 +356,26 @@ def test_enumeration_of_the_whole_space_tabulates_like_the_general_path() -> Non
         got = [r.count for r in count_by_enumeration(model, queries)]
         expected = [int((labels == c).sum()) for c in range(4)]
         assert got == [*expected, 4096 - expected[1], 4096]
+
+
+def test_validation_rejects_inputs_that_do_not_answer_the_query(small) -> None:  # type: ignore[no-untyped-def]
+    """A sample or witness the network does not give the label is a bnnc bug: an error."""
+    from dataclasses import replace
+
+    from bnnc.errors import InternalError
+    from bnnc.sample import validate_samples
+    from bnnc.solve import validate_inputs
+
+    model, compiled, inputs, labels = small
+    label = int(labels[0])
+    query = Query(Region.everything(SHAPE[0]), label=label)
+    wrong = inputs[labels != label][:3]
+    with pytest.raises(InternalError, match="does not answer the query"):
+        validate_inputs(model, query, wrong, what="witness")
+    outside = Query(Region.with_fixed(SHAPE[0], {0: not bool(inputs[0][0])}), label=label)
+    with pytest.raises(InternalError, match="does not answer the query"):
+        validate_inputs(model, outside, inputs[:1], what="witness")
+    good = sample(model, compiled.formula, query, 5, seed=2)
+    validate_samples(model, good)  # the real samples pass
+    with pytest.raises(InternalError, match="sample 0"):
+        validate_samples(model, replace(good, samples=wrong))

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bnnc.commands.train import DataName
+from bnnc.commands.train import DataName, load_dataset
 from bnnc.data import DEFAULT_THRESHOLD
-from bnnc.errors import BnncError, ExitCode, OutputError
+from bnnc.errors import ExitCode, OutputError
 
 if TYPE_CHECKING:
-    from bnnc.data import Dataset
+    pass
 
 __all__ = ["CountName", "retrain_command"]
 
@@ -144,8 +144,11 @@ def retrain_command(
     ] = False,
 ) -> None:
     """Invert every digit label, label the samples "garbage", retrain; repeat and measure."""
-    try:
-        code = _run(
+    from bnnc.cli.common import run_verb  # not at the top: bnnc.cli imports this module
+
+    run_verb(
+        None,
+        lambda: _run(
             data=data,
             images=images,
             labels=labels,
@@ -166,14 +169,8 @@ def retrain_command(
             seed=seed,
             output_dir=output_dir,
             json_output=json_output,
-        )
-    except BnncError as err:
-        typer.echo(f"bnnc: error: {err}".splitlines()[0], err=True)
-        raise typer.Exit(int(err.exit_code)) from None
-    except KeyboardInterrupt:
-        typer.echo("bnnc: interrupted", err=True)
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    raise typer.Exit(code)
+        ),
+    )
 
 
 def _parse_hidden(text: str) -> tuple[int, ...]:
@@ -186,21 +183,6 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
     if not widths or any(w < 1 for w in widths):
         raise RetrainError(f"--hidden {text!r}: give at least one width, every width ≥ 1")
     return widths
-
-
-def _load(
-    data: DataName, images: Path | None, labels: Path | None, size: int | None, threshold: float
-) -> Dataset:
-    from bnnc.data import load_digits, load_mnist
-    from bnnc.retrain import RetrainError
-
-    if data is DataName.digits:
-        if labels is not None:
-            raise RetrainError("--data digits reads one CSV (--images); --labels is MNIST's")
-        return load_digits(images, size=size, threshold=threshold)
-    if (images is None) != (labels is None):
-        raise RetrainError("--images and --labels go together")
-    return load_mnist(images, labels, size=5 if size is None else size, threshold=threshold)
 
 
 def _prepare_folder(folder: Path | None) -> None:
@@ -257,7 +239,7 @@ def _run(
     config.check()  # fail before reading the data
     widths = _parse_hidden(hidden)
     _prepare_folder(output_dir)
-    dataset = _load(data, images, labels, size, threshold)
+    dataset = load_dataset(data, images, labels, None, None, size, threshold, default_size=5)
     config.check(dataset.n_inputs)
     shape = "x".join(map(str, dataset.image_shape))
     arch = "-".join(map(str, (dataset.n_inputs, *widths, dataset.n_classes)))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bnnc.data import DEFAULT_THRESHOLD
-from bnnc.errors import BnncError, ExitCode, OutputError
+from bnnc.errors import ExitCode, OutputError
 
 if TYPE_CHECKING:
     from bnnc.data import Dataset
@@ -29,11 +29,6 @@ __all__ = ["DataName", "train_command"]
 class DataName(StrEnum):
     mnist = "mnist"
     digits = "digits"
-
-
-def _usage(message: str) -> typer.Exit:
-    typer.echo(f"bnnc: usage error: {message}", err=True)
-    return typer.Exit(int(ExitCode.USAGE))
 
 
 def train_command(
@@ -106,8 +101,11 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a BNN (binarised linear → batch norm → sign blocks, linear output) with numpy."""
-    try:
-        code = _run(
+    from bnnc.cli.common import run_verb  # not at the top: bnnc.cli imports this module
+
+    run_verb(
+        None,
+        lambda: _run(
             data=data,
             images=images,
             labels=labels,
@@ -123,17 +121,11 @@ def train_command(
             output=output,
             onnx_path=onnx_path,
             json_output=json_output,
-        )
-    except BnncError as err:
-        typer.echo(f"bnnc: error: {err}".splitlines()[0], err=True)
-        raise typer.Exit(int(err.exit_code)) from None
-    except KeyboardInterrupt:
-        typer.echo("bnnc: interrupted", err=True)
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
-    raise typer.Exit(code)
+        ),
+    )
 
 
-def _load(
+def load_dataset(
     data: DataName,
     images: Path | None,
     labels: Path | None,
@@ -141,25 +133,27 @@ def _load(
     test_labels: Path | None,
     size: int | None,
     threshold: float,
+    *,
+    default_size: int = 10,
 ) -> Dataset:
+    """The dataset the --data/--images/--labels/--test-* options describe (also for retrain)."""
+    from bnnc.cli.common import usage
     from bnnc.data import load_digits, load_mnist
 
     if data is DataName.digits:
         if labels is not None or test_images is not None or test_labels is not None:
-            raise _usage(
-                "--data digits reads one CSV (--images); --labels and --test-* are MNIST's"
-            )
+            raise usage("--data digits reads one CSV (--images); --labels and --test-* are MNIST's")
         return load_digits(images, size=size, threshold=threshold)
     if (images is None) != (labels is None):
-        raise _usage("--images and --labels go together")
+        raise usage("--images and --labels go together")
     if (test_images is None) != (test_labels is None):
-        raise _usage("--test-images and --test-labels go together")
+        raise usage("--test-images and --test-labels go together")
     if test_images is not None and images is None:
-        raise _usage("--test-images needs --images and --labels for the training data")
+        raise usage("--test-images needs --images and --labels for the training data")
     return load_mnist(
         images,
         labels,
-        size=10 if size is None else size,
+        size=default_size if size is None else size,
         threshold=threshold,
         test_images_path=test_images,
         test_labels_path=test_labels,
@@ -203,7 +197,7 @@ def _run(
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     config.check()
     given = parse_arch(arch) if arch is not None else None  # fail before reading the data
-    dataset = _load(data, images, labels, test_images, test_labels, size, threshold)
+    dataset = load_dataset(data, images, labels, test_images, test_labels, size, threshold)
     widths = given or (dataset.n_inputs, 20, dataset.n_classes)
     shape = "x".join(map(str, dataset.image_shape))
     arch_text = "-".join(map(str, widths))

@@ -24,7 +24,6 @@ split i % 5 == 4 → test, area-averaged, pixel ≥ 0.2 of full intensity is +1)
 from __future__ import annotations
 
 import argparse
-import io
 import multiprocessing
 import platform
 import sys
@@ -57,7 +56,7 @@ from bnnc.retrain import (
     write_sample_grid,
 )
 from bnnc.train import TrainConfig, TrainResult, accuracy, train
-from bnnc.viz import image_grid
+from bnnc.viz import image_grid, png_bytes
 
 HERE = Path(__file__).resolve().parent
 PAPER_VARS, PAPER_CLAUSES = 60_000, 100_000  # "over 60k variables and 100k clauses" (NPAQ)
@@ -140,14 +139,6 @@ def names(size: int, dataset: Dataset, hidden: int = 20) -> dict[str, Any]:
         "name": f"mnist{size}x{size}_{arch.replace('-', '_')}",
         "file": f"mnist{size}x{size}-{arch}.bnn",
     }
-
-
-def png_bytes(grid: NDArray[np.uint8]) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(grid, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def witness_row(
