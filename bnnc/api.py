@@ -14,6 +14,7 @@ from bnnc.compiler import Compilation, Stage, compile_model
 from bnnc.count import CountResult, Method
 from bnnc.dimacs import Projection, format_dimacs, write_atomic
 from bnnc.dimacs import variable_map as _variable_map
+from bnnc.dimacs import write_dimacs as _write_dimacs
 from bnnc.encodings import DEFAULT_ENCODING
 from bnnc.errors import BnncError
 from bnnc.ilp import IlpModel
@@ -119,8 +120,9 @@ def write_dimacs(
     projection: Projection = "ind",
     target_label: int | None = None,
 ) -> None:
-    """Write the DIMACS file atomically (no partial file on error or interrupt)."""
-    write_atomic(path, to_dimacs(compiled, projection=projection, target_label=target_label))
+    """Write the DIMACS file atomically (no partial file on error or interrupt), streaming it
+    block by block (``-`` writes to stdout)."""
+    _write_dimacs(path, compiled.formula, projection=projection, target_label=target_label)
 
 
 def variable_map(compiled: Compilation) -> dict[str, Any]:

@@ -15,9 +15,9 @@ is a function of the literals, so the formula stays parsimonious.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 
 from bnnc.card import AndGate, AtLeast, CardModel, Fact, Layout, StaircaseGate
+from bnnc.clauses import ClauseStore
 from bnnc.encodings import Clauses, VarPool, encode_at_least
 from bnnc.encodings.totalizer import unary_count
 from bnnc.errors import BnncError, EncodingLimitError, ModelError
@@ -32,18 +32,17 @@ class CnfFormula:
     class_names: tuple[str, ...] | None
     layout: Layout
     num_vars: int
-    clauses: Clauses
+    clauses: ClauseStore
 
     def verify(self) -> None:
         """Every literal is a declared variable; the layout fits below the auxiliaries."""
         if self.layout.n_layout_vars > self.num_vars:
             raise ModelError("layout variables exceed the declared variable count")
-        lits = list(chain.from_iterable(self.clauses))
-        if lits and (max(lits) > self.num_vars or min(lits) < -self.num_vars or 0 in lits):
-            bad = next(c for c in self.clauses if 0 in c or max(map(abs, c)) > self.num_vars)
+        if self.clauses.max_var() > self.num_vars:
+            bad = next(c for c in self.clauses if max(map(abs, c)) > self.num_vars)
             raise ModelError(f"clause {bad} mentions a variable outside 1..{self.num_vars}")
-        if any(not isinstance(clause, list) for clause in self.clauses):
-            raise ModelError("clauses must be lists of literals")
+        if self.clauses.has_empty_clause():
+            raise ModelError("the formula has an empty clause")
 
     def label_name(self, label: int) -> str:
         return self.class_names[label] if self.class_names else str(label)
@@ -55,14 +54,15 @@ class CnfFormula:
 
 def lower_card_to_cnf(card: CardModel, encoding: str, model_hash: str) -> CnfFormula:
     pool = VarPool(card.layout.n_layout_vars)
-    clauses: Clauses = []
+    clauses = ClauseStore()
     counters: dict[tuple[int, ...], list[int]] = {}
     for con in card.constraints:
         if isinstance(con, Fact):
             clauses.append([con.lit])
         elif isinstance(con, AndGate):
             # out → each member; all members → out.
-            clauses.extend([-con.out, lit] for lit in con.lits)
+            for lit in con.lits:
+                clauses.append([-con.out, lit])
             clauses.append([con.out, *(-lit for lit in con.lits)])
         elif isinstance(con, AtLeast):
             try:
@@ -70,7 +70,9 @@ def lower_card_to_cnf(card: CardModel, encoding: str, model_hash: str) -> CnfFor
             except EncodingLimitError as err:
                 raise EncodingLimitError(f"{con.origin}: {err}") from err
         elif isinstance(con, StaircaseGate):
-            _staircase(con, counters, pool, clauses)
+            block: Clauses = []
+            _staircase(con, counters, pool, block)
+            clauses.extend(block)
         else:  # pragma: no cover - the Constraint union is closed
             raise BnncError(f"unknown constraint {con!r}")
     return CnfFormula(

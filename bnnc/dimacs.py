@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from bnnc import __version__
+from bnnc.clauses import ClauseStore
 from bnnc.cnf import CnfFormula
 from bnnc.errors import ModelError, OutputError
 
@@ -56,17 +58,69 @@ def format_dimacs(
     """The DIMACS text: info comments, ``p cnf``, projection, clauses.  Byte-deterministic.
 
     ``extra_clauses`` (a query: label, region) may use variables up to ``num_vars``; ``query``
-    describes them in a comment.
+    describes them in a comment.  For big formulas prefer :func:`write_dimacs`, which streams.
     """
-    clauses = list(formula.clauses)
-    extra = [list(clause) for clause in extra_clauses]
+    return "".join(
+        dimacs_chunks(
+            formula,
+            projection=projection,
+            target_label=target_label,
+            extra_clauses=extra_clauses,
+            num_vars=num_vars,
+            query=query,
+        )
+    )
+
+
+def write_dimacs(
+    path: str | Path,
+    formula: CnfFormula,
+    *,
+    projection: Projection = "ind",
+    target_label: int | None = None,
+    extra_clauses: Iterable[list[int]] = (),
+    num_vars: int | None = None,
+    query: str | None = None,
+) -> None:
+    """Write the DIMACS text of :func:`format_dimacs` to ``path`` (``-``: stdout), streaming it
+    block by block: memory holds the compact formula and one block's text, never the whole
+    file.  A file is written atomically (never left half-written)."""
+    chunks = dimacs_chunks(
+        formula,
+        projection=projection,
+        target_label=target_label,
+        extra_clauses=extra_clauses,
+        num_vars=num_vars,
+        query=query,
+    )
+    if str(path) == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    write_atomic(path, (chunk.encode("utf-8") for chunk in chunks))
+
+
+def dimacs_chunks(
+    formula: CnfFormula,
+    *,
+    projection: Projection = "ind",
+    target_label: int | None = None,
+    extra_clauses: Iterable[list[int]] = (),
+    num_vars: int | None = None,
+    query: str | None = None,
+) -> Iterator[str]:
+    """The DIMACS text in pieces: the header, then one piece per clause block."""
+    extra = ClauseStore(extra_clauses)
     if target_label is not None:
         if not 0 <= target_label < formula.layout.n_classes:
             raise ModelError(
                 f"target label {target_label} is out of range 0..{formula.layout.n_classes - 1}"
             )
-        clauses.append([formula.layout.output_var(target_label)])
-    clauses.extend(extra)
+        label_unit = ClauseStore([[formula.layout.output_var(target_label)]])
+    else:
+        label_unit = ClauseStore()
+    n_clauses = len(formula.clauses) + len(label_unit) + len(extra)
     r = _ranges(formula)
     shape = "x".join(str(d) for d in formula.input_shape)
     lines = [
@@ -89,21 +143,16 @@ def format_dimacs(
         lines.append(f"c query {query}")
         if top > formula.num_vars:
             lines.append(f"c query auxiliary {formula.num_vars + 1}..{top}")
-    lines.append(f"p cnf {top} {len(clauses)}")
+    lines.append(f"p cnf {top} {n_clauses}")
     keyword = "c ind" if projection == "ind" else "c p show"
     inputs = range(1, formula.layout.n_inputs + 1)
     for start in range(0, len(inputs), _PER_LINE):
         chunk = inputs[start : start + _PER_LINE]
         lines.append(f"{keyword} {' '.join(map(str, chunk))} 0")
-    return "\n".join(lines) + "\n" + _clause_lines(clauses)
-
-
-def _clause_lines(clauses: list[list[int]]) -> str:
-    """``1 -2 0`` lines.  Formats the whole list with one ``str`` call, which is several times
-    faster than joining clause by clause; every clause is a list (CnfFormula.verify)."""
-    if not clauses:
-        return ""
-    return str(clauses)[2:-2].replace("], [", " 0\n").replace(",", "") + " 0\n"
+    yield "\n".join(lines) + "\n"
+    yield from formula.clauses.dimacs_chunks()
+    yield from label_unit.dimacs_chunks()
+    yield from extra.dimacs_chunks()
 
 
 def variable_map(
@@ -157,10 +206,16 @@ def _unravel(bit: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(index))
 
 
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write ``text`` (UTF-8) or bytes to ``path`` via a temporary file and a rename: never a
-    partial file."""
-    data = text.encode("utf-8") if isinstance(text, str) else text
+def write_atomic(path: str | Path, text: str | bytes | Iterable[bytes]) -> None:
+    """Write ``text`` (UTF-8), bytes or an iterable of byte chunks to ``path`` via a temporary
+    file and a rename: never a partial file, even if producing a chunk fails."""
+    chunks: Iterable[bytes]
+    if isinstance(text, str):
+        chunks = (text.encode("utf-8"),)
+    elif isinstance(text, bytes):
+        chunks = (text,)
+    else:
+        chunks = text
     target = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(
@@ -170,7 +225,8 @@ def write_atomic(path: str | Path, text: str | bytes) -> None:
         raise OutputError(f"{target}: cannot write: {err.strerror or err}") from err
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
         # mkstemp creates the file owner-only (0600); give it the mode a plain open() would.
         umask = os.umask(0)
         os.umask(umask)

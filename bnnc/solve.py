@@ -142,7 +142,7 @@ def check_sat(
     """
     query = make_query(model, label, query)
     extra = query.clauses(formula)
-    clauses = formula.clauses + extra.clauses
+    clauses = [*formula.clauses, *extra.clauses]
     n_inputs = formula.layout.n_inputs
     phases: list[int] = []
     if search:
@@ -153,7 +153,7 @@ def check_sat(
             validate_inputs(model, query, witness[None, :], what="witness")
             return SatResult(query, True, witness, method="search")
         if found.best is not None:
-            phases = _phases_from(formula.clauses, found.best, n_inputs, model.n_classes)
+            phases = _phases_from(clauses, found.best, n_inputs, model.n_classes)
     values = _solve_with_phases(clauses, extra.num_vars, phases)
     if values is None:
         return SatResult(query, False, None)

@@ -68,7 +68,7 @@ def test_exact_counts_match_enumeration(encoding: str, model: BnnModel) -> None:
     def count(extra: list[list[int]]) -> int:
         counter = pyganak.Counter()
         counter.new_vars(formula.num_vars)
-        for clause in formula.clauses + extra:
+        for clause in [*formula.clauses, *extra]:
             counter.add_clause(clause)
         return int(counter.count())
 

@@ -155,7 +155,7 @@ def _run(
 ) -> int:
     import bnnc
     from bnnc.api import write_variable_map
-    from bnnc.dimacs import format_dimacs
+    from bnnc.dimacs import write_dimacs
 
     has_query = bool(target_label or not_label or fix or near)
     if check_sat and infer is not None:
@@ -185,14 +185,14 @@ def _run(
     code = int(ExitCode.OK)
     if output is not None or not (check_sat or infer is not None):
         extra = query.clauses(formula)
-        text = format_dimacs(
+        write_dimacs(
+            output or "-",
             formula,
             projection="show" if projection == "show" else "ind",
             extra_clauses=extra.clauses,
             num_vars=extra.num_vars,
             query=query.describe(formula) if extra.clauses else None,
         )
-        write_output(output or "-", text)
     if map_path is not None:
         write_variable_map(compiled, map_path)
     record: dict[str, Any] = {}
