@@ -78,6 +78,22 @@ class ClauseStore:
         self._blocks.append(block)
         self._count += int(np.count_nonzero(block == 0))
 
+    def joined(self, clauses: Iterable[Sequence[int]]) -> ClauseStore:
+        """A new store: these clauses, then ``clauses`` (a query's).  The blocks are shared, not
+        copied (they are never written to), so a solver can load formula and query in one pass
+        without a second copy of the formula.
+
+        >>> base = ClauseStore([[1, 2]])
+        >>> list(base.joined([[-1]])), list(base)
+        ([[1, 2], [-1]], [[1, 2]])
+        """
+        self._flush()
+        result = ClauseStore()
+        result._blocks = list(self._blocks)
+        result._count = self._count
+        result.extend(clauses)
+        return result
+
     def _flush(self) -> None:
         if self._pending:
             self._blocks.append(np.array(self._pending, dtype=np.int32))

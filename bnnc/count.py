@@ -20,7 +20,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -79,7 +79,7 @@ def count(
     """
     start = time.perf_counter()
     extra = query.clauses(formula)
-    clauses = [*formula.clauses, *extra.clauses]
+    clauses = formula.clauses.joined(extra.clauses)
     inputs = list(range(1, formula.layout.n_inputs + 1))
     if method == "exact":
         value = _ganak(clauses, extra.num_vars, inputs if projected else None)
@@ -112,7 +112,7 @@ def region_size(formula: CnfFormula, query: Query) -> int:
     return _ganak(extra.clauses, extra.num_vars, inputs)
 
 
-def _ganak(clauses: list[list[int]], num_vars: int, projection: list[int] | None) -> int:
+def _ganak(clauses: Iterable[list[int]], num_vars: int, projection: list[int] | None) -> int:
     from pyganak import Counter  # imported here: compiling alone never pays for it
 
     counter = Counter()
@@ -145,7 +145,7 @@ def _native_stdout_silenced() -> Iterator[None]:
 
 
 def _approxmc(
-    clauses: list[list[int]], projection: list[int], *, epsilon: float, delta: float, seed: int
+    clauses: Iterable[list[int]], projection: list[int], *, epsilon: float, delta: float, seed: int
 ) -> int:
     import pyapproxmc
 

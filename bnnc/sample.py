@@ -134,13 +134,14 @@ def _sample_unigen(
     extra = query.clauses(formula)
     n_inputs = formula.layout.n_inputs
     # UniGen does not return on an unsatisfiable formula (pyunigen 2.5.8), so ask a solver first.
-    with Solver(name="cadical195", bootstrap_with=[*formula.clauses, *extra.clauses]) as solver:
+    clauses = formula.clauses.joined(extra.clauses)
+    with Solver(name="cadical195", bootstrap_with=clauses) as solver:
         if not solver.solve():
             empty = np.zeros((0, n_inputs), dtype=bool)
             return SampleResult(query, empty, count, True, False, time.perf_counter() - start)
     inputs = list(range(1, n_inputs + 1))
     sampler = pyunigen.Sampler(seed=seed)
-    for clause in (*formula.clauses, *extra.clauses):
+    for clause in clauses:
         sampler.add_clause(clause)
     # pyunigen draws everything in one call (sample() may be called once per sampler), so
     # there is no progress to report until it returns, and Ctrl-C keeps nothing.

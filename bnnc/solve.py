@@ -7,6 +7,7 @@ reference, is a bug in bnnc and raises :class:`~bnnc.errors.InternalError`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -14,7 +15,6 @@ from numpy.typing import NDArray
 
 from bnnc.bnn import BnnModel
 from bnnc.cnf import CnfFormula
-from bnnc.encodings import Clauses
 from bnnc.errors import InternalError, ModelError
 from bnnc.ilp import IlpModel
 from bnnc.query import Query
@@ -39,13 +39,13 @@ class SatResult:
         return self.query.label
 
 
-def _solve(clauses: Clauses, num_vars: int) -> NDArray[np.bool_] | None:
+def _solve(clauses: Iterable[list[int]], num_vars: int) -> NDArray[np.bool_] | None:
     """Solve; the value of every variable (index v for variable v), or None when UNSAT."""
     return _solve_with_phases(clauses, num_vars, [])
 
 
 def _solve_with_phases(
-    clauses: Clauses, num_vars: int, phases: list[int]
+    clauses: Iterable[list[int]], num_vars: int, phases: list[int]
 ) -> NDArray[np.bool_] | None:
     """:func:`_solve`, with CaDiCaL told to try the literals ``phases`` first when it branches
     (a hint only: it changes the search, never the answer)."""
@@ -69,7 +69,9 @@ def _input_assumptions(bits: NDArray[np.bool_]) -> list[int]:
     return [v if b else -v for v, b in enumerate(bits.tolist(), start=1)]
 
 
-def _confirm_through_formula(clauses: Clauses, num_vars: int, bits: NDArray[np.bool_]) -> None:
+def _confirm_through_formula(
+    clauses: Iterable[list[int]], num_vars: int, bits: NDArray[np.bool_]
+) -> None:
     """Check that the formula (with the query's clauses) has a model with these inputs.
 
     Every other variable is a function of the inputs, so unit propagation often assigns them
@@ -94,7 +96,7 @@ def _confirm_through_formula(clauses: Clauses, num_vars: int, bits: NDArray[np.b
 
 
 def _phases_from(
-    clauses: Clauses, bits: NDArray[np.bool_], n_inputs: int, n_classes: int
+    clauses: Iterable[list[int]], bits: NDArray[np.bool_], n_inputs: int, n_classes: int
 ) -> list[int]:
     """The literals unit propagation implies from the input bits ``bits``: the whole network
     state of that input, as preferred phases for the solver (outputs excluded)."""
@@ -142,7 +144,7 @@ def check_sat(
     """
     query = make_query(model, label, query)
     extra = query.clauses(formula)
-    clauses = [*formula.clauses, *extra.clauses]
+    clauses = formula.clauses.joined(extra.clauses)
     n_inputs = formula.layout.n_inputs
     phases: list[int] = []
     if search:
