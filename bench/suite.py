@@ -3,6 +3,7 @@
     python bench/suite.py                    # everything (long: hours on 2 cores)
     python bench/suite.py --quick            # 25-20-10 and 100-20-10 only, 10 s caps
     python bench/suite.py --shapes 100-20-10 --encodings adder totalizer --decide-cap 30
+    python bench/suite.py --measure sample --sample-cap 60 --out bench/results/sampling
 
 Networks: for each shape, a *random* one (``bnnc.generate.random_bnn``: thresholds calibrated to
 sit mid-range, the hard case) and a *trained* one (``bnnc.train`` on MNIST downsampled to the
@@ -12,7 +13,9 @@ variables, clauses, compile time (in-process), the time to decide each label wit
 (``check_sat(search=False)``: the solver alone), the time for 100 CMSGen samples of label 2, and
 the exact-count time of label 2 with Ganak where feasible (inputs ≤ 25).  Each formula is
 compiled once; every solver, sampler and counter run is a forked child with its own time cap
-(``--decide-cap``, ``--sample-cap``, ``--count-cap``); capped runs show ``>cap``.  The tables
+(``--decide-cap``, ``--sample-cap``, ``--count-cap``); capped runs show ``>cap``, and a
+capped sampling run also shows how many samples it drew within the cap.  ``--measure``
+selects the measurements (sizes and compile times are always taken).  The tables
 are rewritten after every row, with the machine's load, so a long run can be followed.
 
 Writes ``bench/results/suite.md`` and ``bench/results/suite.json`` (or ``--out DIR``).
@@ -93,7 +96,7 @@ def networks(shape: str, out: Path, seed: int) -> list[tuple[str, Path]]:
 _CURRENT: dict[str, Any] = {}
 
 
-def _task(kind: str, label: int, queue: Any) -> None:
+def _task(kind: str, label: int, queue: Any, progress: Any) -> None:
     import bnnc
     from bnnc.count import count
     from bnnc.query import Query
@@ -108,23 +111,30 @@ def _task(kind: str, label: int, queue: Any) -> None:
         result = bnnc.check_sat(model, compiled, label=label, search=False)
         detail: Any = "SAT" if result.satisfiable else "UNSAT"
     elif kind == "sample":
-        detail = sample(model, formula, query, 100, seed=0).drawn
+
+        def drawn_so_far(drawn: int) -> None:
+            progress.value = drawn
+
+        detail = sample(model, formula, query, 100, seed=0, on_sample=drawn_so_far).drawn
     else:
         detail = count(formula, query).count
     queue.put((time.perf_counter() - start, detail))
 
 
 def measure_forked(kind: str, label: int, cap: float) -> tuple[float | None, Any]:
-    """(seconds, detail) of one task in a forked child, or (None, None) past the cap."""
+    """(seconds, detail) of one task in a forked child; past the cap (None, None), or for
+    sampling (None, samples drawn within the cap)."""
     context = mp.get_context("fork")
     queue: Any = context.Queue()
-    process = context.Process(target=_task, args=(kind, label, queue))
+    progress: Any = context.Value("i", 0)
+    process = context.Process(target=_task, args=(kind, label, queue, progress))
     process.start()
-    process.join(cap + 5)
+    process.join(cap)
     if process.is_alive():
+        drawn = progress.value
         process.kill()
         process.join()
-        return None, None
+        return None, (drawn if kind == "sample" else None)
     if queue.empty():  # the child died: a bug, not a slow run
         raise SystemExit(f"{kind} of label {label} failed (exit code {process.exitcode})")
     seconds, detail = queue.get()
@@ -143,6 +153,13 @@ def main() -> None:
     parser.add_argument("--decide-cap", type=float, default=20.0, help="seconds per label")
     parser.add_argument("--sample-cap", type=float, default=60.0, help="seconds for 100 samples")
     parser.add_argument("--count-cap", type=float, default=120.0, help="seconds per count")
+    parser.add_argument(
+        "--measure",
+        nargs="*",
+        default=["decide", "sample", "count"],
+        choices=["decide", "sample", "count"],
+        help="which measurements to run (sizes and compile times always)",
+    )
     parser.add_argument("--quick", action="store_true", help="two small shapes, 10 s caps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -172,13 +189,21 @@ def main() -> None:
                 compile_s = time.perf_counter() - start
                 _CURRENT.update(model=model, compiled=compiled)
                 n_vars, n_clauses = compiled.formula.num_vars, len(compiled.formula.clauses)
-                decide = [measure_forked("decide", c, caps["decide"])[0] for c in range(10)]
-                sample_s, _ = measure_forked("sample", 2, caps["sample"])
-                count_s = (
-                    measure_forked("count", 2, caps["count"])[0]
-                    if n_inputs <= COUNT_MAX_INPUTS
-                    else "n/a"
+                decide: list[float | None] | None = None
+                if "decide" in args.measure:
+                    decide = [measure_forked("decide", c, caps["decide"])[0] for c in range(10)]
+                sample_s, drawn = (
+                    measure_forked("sample", 2, caps["sample"])
+                    if "sample" in args.measure
+                    else (None, None)
                 )
+                count_s: float | str | None = "-"  # None: capped; a string: not measured
+                if "count" in args.measure:
+                    count_s = (
+                        measure_forked("count", 2, caps["count"])[0]
+                        if n_inputs <= COUNT_MAX_INPUTS
+                        else "n/a"
+                    )
                 _CURRENT.clear()
                 del compiled
                 row = {
@@ -189,12 +214,13 @@ def main() -> None:
                     "compile_s": round(compile_s, 3),
                     "decide_s": decide,
                     "samples_100_s": sample_s,
+                    "samples_drawn_in_cap": drawn if sample_s is None else None,
                     "count_label_2_s": count_s,
                 }
                 rows.append(row)
                 print("  " + " | ".join(_cells(row, caps)), flush=True)
                 # Written after every row, so an interrupted run keeps what it measured.
-                write_tables(rows, args.out, caps, _machine(started, load_before))
+                write_tables(rows, args.out, caps, _machine(started, load_before), args.measure)
 
 
 def _machine(started: float, load_before: float) -> dict[str, Any]:
@@ -209,33 +235,47 @@ def _machine(started: float, load_before: float) -> dict[str, Any]:
 
 
 def _cells(row: dict[str, Any], caps: dict[str, float]) -> list[str]:
-    solved = [d for d in row["decide_s"] if d is not None]
+    decide = row["decide_s"]
+    solved = [d for d in decide if d is not None] if decide is not None else []
     count = row["count_label_2_s"]
+    samples = row["samples_100_s"]
+    drawn = row.get("samples_drawn_in_cap")
+    if samples is not None:
+        sample_cell = f"{samples:.2f}"
+    elif drawn is not None:
+        sample_cell = f">{caps['sample']:g} ({drawn} drawn)"
+    else:
+        sample_cell = "-"
     return [
         row["network"],
         row["encoding"],
         f"{row['variables']:,}",
         f"{row['clauses']:,}",
         f"{row['compile_s']:.2f}",
-        f"{len(solved)}/10",
-        fmt(max(solved) if solved else None, caps["decide"]),
+        f"{len(solved)}/10" if decide is not None else "-",
+        fmt(max(solved) if solved else None, caps["decide"]) if decide is not None else "-",
         f"{sum(solved):.2f}" if solved else "-",
-        fmt(row["samples_100_s"], caps["sample"]),
-        count if count == "n/a" else fmt(count, caps["count"]),
+        sample_cell,
+        count if isinstance(count, str) else fmt(count, caps["count"]),
     ]
 
 
 def write_tables(
-    rows: list[dict[str, Any]], out: Path, caps: dict[str, float], machine: dict[str, Any]
+    rows: list[dict[str, Any]],
+    out: Path,
+    caps: dict[str, float],
+    machine: dict[str, Any],
+    measured: list[str],
 ) -> None:
-    (out / "suite.json").write_text(
-        json.dumps({"caps_s": caps, "machine": machine, "rows": rows}, indent=1) + "\n"
-    )
+    record = {"caps_s": caps, "measured": measured, "machine": machine, "rows": rows}
+    (out / "suite.json").write_text(json.dumps(record, indent=1) + "\n")
+    what = {"decide": "per label decided", "sample": "for 100 samples", "count": "per count"}
+    cap_text = ", ".join(f"{caps[kind]:g} s {what[kind]}" for kind in measured)
     lines = [
         "# bnnc benchmark suite",
         "",
-        f"Caps: {caps['decide']:g} s per label decided, {caps['sample']:g} s for 100 samples, "
-        f"{caps['count']:g} s per count; `>cap` = not finished.  Machine: {machine['cpus']} "
+        f"Caps: {cap_text or 'none'}; `>cap` = not finished, `-` = not measured in this run.  "
+        f"Machine: {machine['cpus']} "
         f"CPUs, Python {machine['python']}, started {machine['started']}, "
         f"{machine['wall_min']} min so far, 1-minute load {machine['load_1min_at_start']} at "
         f"the start and {machine['load_1min_now']} at the last row.",

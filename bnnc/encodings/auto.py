@@ -58,6 +58,16 @@ random networks from :func:`bnnc.generate.random_bnn`:
 * FINN's TFC-w1a1 (trained, 784-64-64-64-10), labels 0, 1 and 4, 90 s cap: ``adder`` and
   ``auto`` both decide label 1 only (1.1 s and 8.7 s).
 
+The benchmark suite (``bench/suite.py``; tables in ``bench/results/``) adds trained networks and
+sampling.  On 25- and 100-input one-hidden-layer networks, random and trained, ``auto`` decides
+the ten labels fastest or within noise of the fastest (trained 100-20-10: 2.80 s against
+3.23–8.25 s for the others), and it is the encoding CMSGen samples on: 100 samples of label 2
+of the trained 100-20-10 in 31 s, where ``adder``, ``cardnet`` and ``seqcounter`` draw 0–4 in
+60 s.  On the deeper 100-25-10-10 the adder decides faster (2.77 s against 7.92 s random,
+13.86 s against 17.19 s trained), and on 400-100-10 all encodings decide 0–3 labels within
+10 s each.  Hence ``auto`` for sampling (``bnnc sample``'s default) and the adder, with the
+witness search in front of the solver, for compiling and deciding.
+
 With ``check_sat``'s default witness search by simulation, satisfiable labels of these
 networks are found without the solver, and the formula's size then matters more than its
 propagation; the adder stays the default for that reason.
