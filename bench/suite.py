@@ -218,7 +218,7 @@ def main() -> None:
                     "count_label_2_s": count_s,
                 }
                 rows.append(row)
-                print("  " + " | ".join(_cells(row, caps)), flush=True)
+                print("  " + " | ".join(_cells(row, caps, args.measure)), flush=True)
                 # Written after every row, so an interrupted run keeps what it measured.
                 write_tables(rows, args.out, caps, _machine(started, load_before), args.measure)
 
@@ -234,7 +234,7 @@ def _machine(started: float, load_before: float) -> dict[str, Any]:
     }
 
 
-def _cells(row: dict[str, Any], caps: dict[str, float]) -> list[str]:
+def _cells(row: dict[str, Any], caps: dict[str, float], measured: list[str]) -> list[str]:
     decide = row["decide_s"]
     solved = [d for d in decide if d is not None] if decide is not None else []
     count = row["count_label_2_s"]
@@ -244,6 +244,8 @@ def _cells(row: dict[str, Any], caps: dict[str, float]) -> list[str]:
         sample_cell = f"{samples:.2f}"
     elif drawn is not None:
         sample_cell = f">{caps['sample']:g} ({drawn} drawn)"
+    elif "sample" in measured:  # capped, by a run that did not count the samples drawn
+        sample_cell = fmt(None, caps["sample"])
     else:
         sample_cell = "-"
     return [
@@ -284,7 +286,7 @@ def write_tables(
         "| max decide s | sum decided s | 100 samples s | count s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += ["| " + " | ".join(_cells(row, caps)) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cells(row, caps, measured)) + " |" for row in rows]
     (out / "suite.md").write_text("\n".join(lines) + "\n")
 
 
