@@ -78,7 +78,6 @@ import itertools
 import json
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -91,6 +90,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from inversion import fmt  # bench/ is not a package: imported by path
+from suite import machine_info
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -434,7 +434,7 @@ def main() -> None:
             rows.append(row)
             print("  " + " | ".join(_cells(row, caps)), flush=True)
             # Written after every row, so an interrupted run keeps what it measured.
-            write_tables(rows, args.out, caps, _machine(started, load_before))
+            write_tables(rows, args.out, caps, machine_info(started, load_before))
     print("\nNPAQ itself (the paper, its trained 100-20-10): " + _paper_line())
 
 
@@ -442,17 +442,6 @@ def _paper_line() -> str:
     return "; ".join(
         f"{enc} {v:,} variables / {c:,} clauses" for enc, (v, c) in PAPER_SIZES.items()
     )
-
-
-def _machine(started: float, load_before: float) -> dict[str, Any]:
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
-        "wall_min": round((time.time() - started) / 60, 1),
-        "load_1min_at_start": round(load_before, 2),
-        "load_1min_now": round(os.getloadavg()[0], 2),
-    }
 
 
 def _cells(row: dict[str, Any], caps: dict[str, float]) -> list[str]:

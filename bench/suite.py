@@ -220,10 +220,11 @@ def main() -> None:
                 rows.append(row)
                 print("  " + " | ".join(_cells(row, caps, args.measure)), flush=True)
                 # Written after every row, so an interrupted run keeps what it measured.
-                write_tables(rows, args.out, caps, _machine(started, load_before), args.measure)
+                write_tables(rows, args.out, caps, machine_info(started, load_before), args.measure)
 
 
-def _machine(started: float, load_before: float) -> dict[str, Any]:
+def machine_info(started: float, load_before: float) -> dict[str, Any]:
+    """The machine and its load, for the caption of a results table."""
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),

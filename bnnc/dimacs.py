@@ -15,7 +15,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from bnnc import __version__
 from bnnc.clauses import ClauseStore
@@ -46,53 +46,28 @@ def _span(lo: int, hi: int) -> str:
     return f"{lo}..{hi}" if hi >= lo else "none"
 
 
-def format_dimacs(
-    formula: CnfFormula,
-    *,
-    projection: Projection = "ind",
-    target_label: int | None = None,
-    extra_clauses: Iterable[list[int]] = (),
-    num_vars: int | None = None,
-    query: str | None = None,
-) -> str:
-    """The DIMACS text: info comments, ``p cnf``, projection, clauses.  Byte-deterministic.
+class DimacsOptions(TypedDict, total=False):
+    """The keyword options of :func:`dimacs_chunks`, shared by :func:`format_dimacs` and
+    :func:`write_dimacs`."""
 
-    ``extra_clauses`` (a query: label, region) may use variables up to ``num_vars``; ``query``
-    describes them in a comment.  For big formulas prefer :func:`write_dimacs`, which streams.
-    """
-    return "".join(
-        dimacs_chunks(
-            formula,
-            projection=projection,
-            target_label=target_label,
-            extra_clauses=extra_clauses,
-            num_vars=num_vars,
-            query=query,
-        )
-    )
+    projection: Projection
+    target_label: int | None
+    extra_clauses: Iterable[list[int]]
+    num_vars: int | None
+    query: str | None
 
 
-def write_dimacs(
-    path: str | Path,
-    formula: CnfFormula,
-    *,
-    projection: Projection = "ind",
-    target_label: int | None = None,
-    extra_clauses: Iterable[list[int]] = (),
-    num_vars: int | None = None,
-    query: str | None = None,
-) -> None:
-    """Write the DIMACS text of :func:`format_dimacs` to ``path`` (``-``: stdout), streaming it
-    block by block: memory holds the compact formula and one block's text, never the whole
-    file.  A file is written atomically (never left half-written)."""
-    chunks = dimacs_chunks(
-        formula,
-        projection=projection,
-        target_label=target_label,
-        extra_clauses=extra_clauses,
-        num_vars=num_vars,
-        query=query,
-    )
+def format_dimacs(formula: CnfFormula, **options: Unpack[DimacsOptions]) -> str:
+    """The DIMACS text (see :func:`dimacs_chunks` for the options) as one string.
+    Byte-deterministic.  For big formulas prefer :func:`write_dimacs`, which streams."""
+    return "".join(dimacs_chunks(formula, **options))
+
+
+def write_dimacs(path: str | Path, formula: CnfFormula, **options: Unpack[DimacsOptions]) -> None:
+    """Write the DIMACS text to ``path`` (``-``: stdout), streaming it piece by piece: memory
+    holds the compact formula and one piece's text, never the whole file.  A file is written
+    atomically (never left half-written)."""
+    chunks = dimacs_chunks(formula, **options)
     if str(path) == "-":
         for chunk in chunks:
             sys.stdout.write(chunk)
@@ -110,7 +85,12 @@ def dimacs_chunks(
     num_vars: int | None = None,
     query: str | None = None,
 ) -> Iterator[str]:
-    """The DIMACS text in pieces: the header, then one piece per clause block."""
+    """The DIMACS text in pieces: info comments, ``p cnf`` and projection, then the clauses a
+    piece at a time.
+
+    ``extra_clauses`` (a query: label, region) may use variables up to ``num_vars``; ``query``
+    describes them in a comment.
+    """
     extra = ClauseStore(extra_clauses)
     if target_label is not None:
         if not 0 <= target_label < formula.layout.n_classes:
