@@ -8,7 +8,7 @@
 
 Prints one row per (network, encoding): variables, clauses, compile time in-process, and for
 the default encoding the wall time of the whole ``bnnc MODEL -o FILE`` command, interpreter
-start included.  The networks come from ``bnnc.generate.random_bnn`` (batch norm calibrated so
+start included.  The networks come from ``bnnc.training.generate.random_bnn`` (batch norm calibrated so
 that thresholds sit mid-range, the hard case).  Goal for the default encoding on 100-20-10:
 ≤ 15,000 variables, ≤ 115,000 clauses, ≤ 0.5 s including interpreter start.  (NPAQ, the
 encoder the paper used, needs 62,726 variables and 114,740 clauses and 10 s on a trained
@@ -36,12 +36,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.compiler import Compilation
+from bnnc.backend.text import print_bnn
 from bnnc.encodings import DEFAULT_ENCODING, ENCODING_NAMES
 from bnnc.errors import EncodingLimitError
-from bnnc.generate import random_bnn
-from bnnc.printer import print_bnn
+from bnnc.ir.bnn import BnnModel
+from bnnc.passes.pipeline import Compilation
+from bnnc.training.generate import random_bnn
 
 SHAPES = {
     "25-20-10": ([25, 20, 10], (5, 5)),

@@ -34,10 +34,10 @@ NETWORKS = {
 
 def _task(kind: str, path: str, encoding: str, label: int, queue: Any) -> None:
     import bnnc
-    from bnnc.count import count
-    from bnnc.query import Query
-    from bnnc.region import Region
-    from bnnc.sample import sample
+    from bnnc.engines.count import count
+    from bnnc.engines.sample import sample
+    from bnnc.ir.query import Query
+    from bnnc.ir.region import Region
 
     model = bnnc.load(path)
     compiled = bnnc.compile(model, encoding)

@@ -12,7 +12,7 @@ Python binding ``pypblib``; ``pip install bnnc[bench]``).  This script rebuilds 
 the thresholds, the variable numbering and the output block are bnnc's, and the weights are
 whatever network it is given, so its sizes resemble the paper's figures without matching them.
 
-The construction.  For each ``AtLeast(out, lits, k)`` of bnnc's stage 4 (``bnnc.card``: out ⇔
+The construction.  For each ``AtLeast(out, lits, k)`` of bnnc's stage 4 (``bnnc.ir.card``: out ⇔
 Σ lits ≥ k, every literal with weight 1) it encodes, as NPAQ does for every hidden neuron and
 every class comparison, two *reified* PBLib constraints, each with its own clause database and
 auxiliary-variable manager:
@@ -42,7 +42,7 @@ would in NPAQ, so that the forced value changes nothing else.
 What differs from NPAQ.  The hidden layers are NPAQ's construction on bnnc's thresholds.  The
 output block is bnnc's: the class comparisons are bnnc's 45 ``g_cj`` (c < j, exact
 lowest-index tie-breaking; reified as above), and each label is bnnc's ``AndGate`` (o_c ⇔
-∧ g_cj ∧ ∧ ¬g_jc, clauses as in ``bnnc.cnf``), where NPAQ has 90 ordered comparisons d_ij (no
+∧ g_cj ∧ ∧ ¬g_jc, clauses as in ``bnnc.ir.cnf``), where NPAQ has 90 ordered comparisons d_ij (no
 tie-breaking) tied to each class variable by three more reified PB constraints over the d_ij.
 The output block is small next to the hidden layer, so this changes the sizes little.
 ``Fact`` constraints are unit clauses, as in bnnc; a ``StaircaseGate`` (per-class output
@@ -56,7 +56,7 @@ script stops.  Decided witnesses and samples are checked by the reference too, a
 SAT/UNSAT answers must agree across all the formulas of a network.
 
 Measured per formula: variables, clauses, encode time (stages 1–4 plus PBLib for the baseline;
-the whole ``bnnc.compile`` for bnnc's encodings), the time CaDiCaL (pysat, as ``bnnc.solve``)
+the whole ``bnnc.compile`` for bnnc's encodings), the time CaDiCaL (pysat, as ``bnnc.engines.decide``)
 takes to decide each label (the formula plus the unit clause on its output variable, loaded
 from Python lists alike for every formula; solver start included, no local search), and the
 time for 100 CMSGen samples of label 2 (seed 0; pycmsgen has no sampling set, so it samples
@@ -95,9 +95,9 @@ from suite import machine_info
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from bnnc.bnn import BnnModel
-    from bnnc.card import CardModel, Layout
-    from bnnc.ilp import IlpModel
+    from bnnc.ir.bnn import BnnModel
+    from bnnc.ir.card import CardModel, Layout
+    from bnnc.ir.ilp import IlpModel
 
     Model = BnnModel | IlpModel
 
@@ -187,7 +187,7 @@ def reaches_amk_encoder(lits: Sequence[int], geq: bool, rhs: int) -> bool:
 
 def npaq_formula(card: CardModel, encoder: str) -> tuple[int, Clauses]:
     """(number of variables, clauses) of the NPAQ-style formula of a CardModel."""
-    from bnnc.card import AndGate, AtLeast, Fact
+    from bnnc.ir.card import AndGate, AtLeast, Fact
 
     reifier = PBLibReifier(encoder)
     next_var = card.layout.n_layout_vars + 1
@@ -196,7 +196,7 @@ def npaq_formula(card: CardModel, encoder: str) -> tuple[int, Clauses]:
         if isinstance(con, AtLeast):
             encoded, next_var = reifier.reify(con.out, con.lits, con.bound, next_var)
             clauses.extend(encoded)
-        elif isinstance(con, AndGate):  # as bnnc.cnf: out → each member; all members → out
+        elif isinstance(con, AndGate):  # as bnnc.ir.cnf: out → each member; all members → out
             clauses.extend([-con.out, lit] for lit in con.lits)
             clauses.append([con.out, *(-lit for lit in con.lits)])
         elif isinstance(con, Fact):
@@ -263,7 +263,7 @@ def _task(kind: str, label: int, cap: float, progress: Any, queue: Any) -> None:
     from pysat.solvers import Solver
 
     import bnnc
-    from bnnc.solve import SOLVER
+    from bnnc.engines.decide import SOLVER
 
     model, layout, clauses = _CURRENT["model"], _CURRENT["layout"], _CURRENT["clauses"]
     unit = [[layout.output_var(label)]]

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 
 import bnnc
-from bnnc import solve
-from bnnc.bnn import BnnModel
+from bnnc.engines import decide as solve
+from bnnc.ir.bnn import BnnModel
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 TFC = SHARED / "models" / "qonnx-tfc-w1a1.onnx"

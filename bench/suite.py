@@ -5,8 +5,8 @@
     python bench/suite.py --shapes 100-20-10 --encodings adder totalizer --decide-cap 30
     python bench/suite.py --measure sample --sample-cap 60 --out bench/results/sampling
 
-Networks: for each shape, a *random* one (``bnnc.generate.random_bnn``: thresholds calibrated to
-sit mid-range, the hard case) and a *trained* one (``bnnc.train`` on MNIST downsampled to the
+Networks: for each shape, a *random* one (``bnnc.training.generate.random_bnn``: thresholds calibrated to
+sit mid-range, the hard case) and a *trained* one (``bnnc.training.train`` on MNIST downsampled to the
 input size — 5×5, 10×10, 20×20 or 28×28 — from ``$BNNC_DATA`` or ``../shared/data``; skipped
 with a message if the data are missing).  For each network and encoding the suite records:
 variables, clauses, compile time (in-process), the time to decide each label with CaDiCaL
@@ -61,10 +61,10 @@ SKIP: dict[tuple[str, str], str] = {
 
 def networks(shape: str, out: Path, seed: int) -> list[tuple[str, Path]]:
     """The random and (data permitting) trained network of a shape, written as text models."""
-    from bnnc.data import DataError, load_mnist
-    from bnnc.generate import random_bnn
-    from bnnc.printer import print_bnn
-    from bnnc.train import TrainConfig, train
+    from bnnc.backend.text import print_bnn
+    from bnnc.training.data import DataError, load_mnist
+    from bnnc.training.generate import random_bnn
+    from bnnc.training.train import TrainConfig, train
 
     widths, side = SHAPES[shape]
     made = []
@@ -98,10 +98,10 @@ _CURRENT: dict[str, Any] = {}
 
 def _task(kind: str, label: int, queue: Any, progress: Any) -> None:
     import bnnc
-    from bnnc.count import count
-    from bnnc.query import Query
-    from bnnc.region import Region
-    from bnnc.sample import sample
+    from bnnc.engines.count import count
+    from bnnc.engines.sample import sample
+    from bnnc.ir.query import Query
+    from bnnc.ir.region import Region
 
     model, compiled = _CURRENT["model"], _CURRENT["compiled"]
     formula = compiled.formula

@@ -16,8 +16,7 @@ The Python API has the same verbs as the command line::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from bnnc._version import __version__
 from bnnc.api import (
     Compilation,
     CountResult,

@@ -9,22 +9,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bnnc.bnn import BnnModel
-from bnnc.compiler import Compilation, Stage, compile_model
-from bnnc.count import CountResult, Method
-from bnnc.dimacs import Projection, format_dimacs, write_atomic
-from bnnc.dimacs import variable_map as _variable_map
-from bnnc.dimacs import write_dimacs as _write_dimacs
+from bnnc.backend.dimacs import Projection, format_dimacs
+from bnnc.backend.dimacs import variable_map as _variable_map
+from bnnc.backend.dimacs import write_dimacs as _write_dimacs
 from bnnc.encodings import DEFAULT_ENCODING
+from bnnc.engines.count import CountResult, Method
+from bnnc.engines.decide import SatResult, make_query
+from bnnc.engines.decide import check_sat as _check_sat
+from bnnc.engines.decide import infer as _infer
+from bnnc.engines.sample import SampleResult
 from bnnc.errors import BnncError
-from bnnc.ilp import IlpModel
-from bnnc.query import Query
-from bnnc.reference import predict as _predict
-from bnnc.region import Region
-from bnnc.sample import SampleResult
-from bnnc.solve import SatResult, make_query
-from bnnc.solve import check_sat as _check_sat
-from bnnc.solve import infer as _infer
+from bnnc.io import write_atomic
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.ilp import IlpModel
+from bnnc.ir.query import Query
+from bnnc.ir.reference import predict as _predict
+from bnnc.ir.region import Region
+from bnnc.passes.pipeline import Compilation, Stage, compile_model
 
 Model = BnnModel | IlpModel
 TEXT_SUFFIXES = (".bnn", ".txt")
@@ -77,26 +78,26 @@ def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: A
         if any(b.oracle is not None for b in model.blocks) or model.output.oracle is not None:
             # The framework's arithmetic (ONNX): the trained form read back from the graph if
             # it compiles to the same integer model, else the exact lowered form.
-            from bnnc.frontend.onnx_text import print_onnx_model
+            from bnnc.backend.onnx_text import print_onnx_model
 
             return print_onnx_model(model)
-        from bnnc.printer import print_bnn
+        from bnnc.backend.text import print_bnn
 
         return print_bnn(model)
     if stage == "milp":
-        from bnnc.milp import format_lp
+        from bnnc.backend.lp import format_lp
 
         compiled = compile(model, encoding, until="milp")
         assert compiled.milp is not None
         return format_lp(compiled.milp)
     if stage == "ilp":
-        from bnnc.printer import print_ilp
+        from bnnc.backend.text import print_ilp
 
         compiled = compile(model, encoding, until="ilp")
         assert compiled.ilp is not None
         return print_ilp(compiled.ilp, region=model.region)
     if stage == "card":
-        from bnnc.opb import format_opb
+        from bnnc.backend.opb import format_opb
 
         compiled = compile(model, encoding, until="card")
         assert compiled.card is not None
@@ -147,7 +148,7 @@ def check_sat(
     """Inversion: find an input the network gives ``label`` (or that answers ``query``: a
     region, a label to avoid), checked by the reference; or prove there is none.
 
-    ``search`` first tries a short local search with the reference inference (bnnc.search); a
+    ``search`` first tries a short local search with the reference inference (bnnc.engines.search); a
     witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
     compiled = compiled or compile(model)
     return _check_sat(model, compiled.formula, label, query=query, search=search)
@@ -165,8 +166,8 @@ def sample(
 ) -> SampleResult:
     """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with CMSGen;
     every sample is checked by the reference (InternalError if one fails)."""
-    from bnnc.sample import sample as _sample
-    from bnnc.sample import validate_samples
+    from bnnc.engines.sample import sample as _sample
+    from bnnc.engines.sample import validate_samples
 
     compiled = compiled or compile(model)
     result = _sample(
@@ -189,7 +190,7 @@ def count(
 ) -> CountResult:
     """The number of inputs the network gives ``label`` (or that answer ``query``): exact
     (Ganak) or (ε, δ)-approximate (ApproxMC), with its share of the input region."""
-    from bnnc.count import count as _count
+    from bnnc.engines.count import count as _count
 
     compiled = compiled or compile(model)
     return _count(

@@ -3,15 +3,15 @@
     python examples/make_examples.py
 
 The weights are random (trained networks come with the trainer); batch norm is calibrated as
-in ``bnnc.generate``.  The output is deterministic, so re-running it changes nothing.
+in ``bnnc.training.generate``.  The output is deterministic, so re-running it changes nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bnnc.generate import random_bnn
-from bnnc.printer import print_bnn
+from bnnc.backend.text import print_bnn
+from bnnc.training.generate import random_bnn
 
 HERE = Path(__file__).parent
 EXAMPLES = {

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from pysat.solvers import Solver
 
-from bnnc.cnf import CnfFormula
+from bnnc.ir.cnf import CnfFormula
 
 
 def all_inputs(n: int) -> np.ndarray:
@@ -17,7 +17,7 @@ def all_inputs(n: int) -> np.ndarray:
 
 def solved_labels(formula: CnfFormula, inputs: np.ndarray) -> list[list[int]]:
     """For each input row, the output labels true in a model found by a full CaDiCaL solve
-    (independent of bnnc.solve's propagation shortcut); asserts that a model exists."""
+    (independent of bnnc.engines.decide's propagation shortcut); asserts that a model exists."""
     layout = formula.layout
     labels = []
     with Solver(name="cadical195", bootstrap_with=formula.clauses) as solver:

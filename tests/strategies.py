@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from bnnc.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
-from bnnc.tensor import frozen, ternary
+from bnnc.ir.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.tensor import frozen, ternary
 
 finite = st.floats(-6.0, 6.0, allow_nan=False, allow_infinity=False)
 quarter = st.integers(-12, 12).map(lambda k: k / 4)  # exact in binary: sums stay exact

@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bnnc
-import bnnc.clauses
-from bnnc.clauses import ClauseStore
-from bnnc.dimacs import format_dimacs, write_dimacs
-from bnnc.generate import random_bnn
+import bnnc.ir.clauses
+from bnnc.backend.dimacs import format_dimacs, write_dimacs
+from bnnc.ir.clauses import ClauseStore
+from bnnc.training.generate import random_bnn
 
 literal = st.integers(min_value=1, max_value=5000).flatmap(lambda v: st.sampled_from([v, -v]))
 clause = st.lists(literal, min_size=1, max_size=6)
@@ -91,7 +91,7 @@ def test_writing_a_formula_never_holds_its_whole_text(
     """Streaming: the peak memory while writing is a small fraction of the file, because each
     piece of a block is formatted and written before the next one is.  (Pieces are made small
     here so that a small formula shows it; they are 32k literals, a few MB, by default.)"""
-    monkeypatch.setattr(bnnc.clauses, "_CHUNK", 1 << 11)
+    monkeypatch.setattr(bnnc.ir.clauses, "_CHUNK", 1 << 11)
     formula = _formula().formula
     path = tmp_path / "f.cnf"
     write_dimacs(path, formula)  # once untraced: the modules numpy imports lazily are loaded

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import bnnc
+from bnnc.backend.text import print_bnn
 from bnnc.cli import app
-from bnnc.generate import random_bnn
-from bnnc.printer import print_bnn
+from bnnc.training.generate import random_bnn
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 TINY = EXAMPLES / "tiny.bnn"

@@ -11,9 +11,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import bnnc
+from bnnc.backend.text import print_bnn
 from bnnc.cli import app
-from bnnc.generate import random_bnn
-from bnnc.printer import print_bnn
+from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
 
 TINY = Path(__file__).parent.parent / "examples" / "tiny.bnn"

@@ -1,4 +1,4 @@
-"""bnnc.data: IDX and CSV readers (with bad files), area averaging, binarisation, the split."""
+"""bnnc.training.data: IDX and CSV readers (with bad files), area averaging, binarisation, the split."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bnnc.data import (
+from bnnc.training.data import (
     DataError,
     binarise,
     load_digits,

@@ -20,7 +20,7 @@ from pysat.solvers import Solver
 
 import bnnc
 from bnnc.encodings import Clauses, VarPool, _registry, auto, cardnet, encode_at_least
-from bnnc.generate import random_bnn
+from bnnc.training.generate import random_bnn
 
 from .test_encodings import check_clauses_wellformed, count_models, is_normalised
 

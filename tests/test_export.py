@@ -1,4 +1,4 @@
-"""bnnc.export: the ONNX graph agrees with onnxruntime, bnnc's ONNX frontend and its formula;
+"""bnnc.backend.onnx_export: the ONNX graph agrees with onnxruntime, bnnc's ONNX frontend and its formula;
 the text form round-trips.  Each file is checked against its own arithmetic (ONNX: float32 in
 onnxruntime; text: float64), which may legitimately differ near a threshold (see the last
 tests)."""
@@ -14,12 +14,12 @@ import onnxruntime as ort
 import pytest
 
 import bnnc
-from bnnc.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.backend.onnx_export import save_onnx, save_text, to_onnx
 from bnnc.errors import ModelError, OutputError
-from bnnc.export import save_onnx, save_text, to_onnx
-from bnnc.generate import random_bnn
-from bnnc.tensor import frozen, ternary
-from bnnc.train import TrainConfig, train
+from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.tensor import frozen, ternary
+from bnnc.training.generate import random_bnn
+from bnnc.training.train import TrainConfig, train
 
 from .helpers import all_inputs, solved_labels
 

@@ -2,7 +2,7 @@
 projection as recorded (comments other than the projection aside).
 
 The restructuring of the package must not change a single clause.  The digests were recorded
-before the move by ``BNNC_REGENERATE_GOLDEN=1 pytest tests/test_golden_dimacs.py``.
+before the move by ``BNNC_UPDATE_GOLDEN=1 pytest tests/test_golden_dimacs.py``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ CASES = [(m, e) for m in MODELS for e in ENCODINGS]
 def test_dimacs_body_unchanged(model_path: Path, encoding: str, tmp_path: Path) -> None:
     key = f"{model_path.relative_to(ROOT)}:{encoding}"
     digest = _digest(model_path, encoding, tmp_path)
-    if os.environ.get("BNNC_REGENERATE_GOLDEN"):
+    if os.environ.get("BNNC_UPDATE_GOLDEN"):
         table = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
         table[key] = digest
         GOLDEN.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")

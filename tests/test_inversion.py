@@ -14,13 +14,13 @@ import pytest
 from scipy.stats import chisquare
 
 import bnnc
-from bnnc.count import count, region_size
+from bnnc.engines.count import count, region_size
+from bnnc.engines.decide import check_sat
+from bnnc.engines.sample import frequencies, sample
 from bnnc.errors import ModelError
-from bnnc.generate import random_bnn
-from bnnc.query import Query
-from bnnc.region import Region
-from bnnc.sample import frequencies, sample
-from bnnc.solve import check_sat
+from bnnc.ir.query import Query
+from bnnc.ir.region import Region
+from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
 
 SHAPE = [8, 5, 3]
@@ -262,8 +262,8 @@ near {
 
 
 def test_text_regions_parse_print_and_count() -> None:
+    from bnnc.backend.text import print_bnn
     from bnnc.frontend.text import parse_text
-    from bnnc.printer import print_bnn
 
     model = parse_text(REGION_MODEL)
     assert model.region is not None
@@ -312,7 +312,7 @@ def test_contradictory_text_regions_are_an_error() -> None:
 
 
 def test_enumeration_counts_match_the_counters_in_every_region(small) -> None:  # type: ignore[no-untyped-def]
-    from bnnc.count import count_by_enumeration
+    from bnnc.engines.count import count_by_enumeration
 
     model, compiled, inputs, labels = small
     n = SHAPE[0]
@@ -332,7 +332,7 @@ def test_enumeration_counts_match_the_counters_in_every_region(small) -> None:  
 
 
 def test_enumeration_refuses_huge_regions() -> None:
-    from bnnc.count import count_by_enumeration
+    from bnnc.engines.count import count_by_enumeration
     from bnnc.errors import EncodingLimitError
 
     model = random_bnn([40, 3, 2], seed=0)
@@ -341,7 +341,7 @@ def test_enumeration_refuses_huge_regions() -> None:
 
 
 def test_enumeration_of_the_whole_space_tabulates_like_the_general_path() -> None:
-    from bnnc.count import count_by_enumeration
+    from bnnc.engines.count import count_by_enumeration
 
     model = random_bnn([12, 6, 4], seed=3)
     inputs = all_inputs(12)
@@ -362,9 +362,9 @@ def test_validation_rejects_inputs_that_do_not_answer_the_query(small) -> None: 
     """A sample or witness the network does not give the label is a bnnc bug: an error."""
     from dataclasses import replace
 
+    from bnnc.engines.decide import validate_inputs
+    from bnnc.engines.sample import validate_samples
     from bnnc.errors import InternalError
-    from bnnc.sample import validate_samples
-    from bnnc.solve import validate_inputs
 
     model, compiled, inputs, labels = small
     label = int(labels[0])

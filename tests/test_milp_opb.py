@@ -1,6 +1,6 @@
 """Meaning tests of the MILP (CPLEX LP, solved with HiGHS) and OPB writers.
 
-Both are checked against the reference arithmetic of :mod:`bnnc.bnn` on every input of small
+Both are checked against the reference arithmetic of :mod:`bnnc.ir.bnn` on every input of small
 random models: the MILP with the inputs fixed must pick the reference label (and hidden values),
 the MILP with a label fixed must return an input of that label (network inversion, eq. 13), and
 the OPB constraints must hold exactly on the reference assignment and fail when any defined
@@ -19,13 +19,23 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from bnnc.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock, block_activation, output_scores
-from bnnc.card import AndGate, AtLeast, CardModel, Fact, Layout, lower_ilp_to_card
+from bnnc.backend.lp import format_lp
+from bnnc.backend.opb import format_opb
 from bnnc.errors import InternalError
-from bnnc.ilp import lower_milp_to_ilp
-from bnnc.milp import LinearConstraint, format_lp, lower_bnn_to_milp
-from bnnc.opb import format_opb
-from bnnc.tensor import frozen, ternary
+from bnnc.ir.bnn import (
+    BatchNorm,
+    BnnModel,
+    InnerBlock,
+    OutputBlock,
+    block_activation,
+    output_scores,
+)
+from bnnc.ir.card import AndGate, AtLeast, CardModel, Fact, Layout
+from bnnc.ir.milp import LinearConstraint
+from bnnc.ir.tensor import frozen, ternary
+from bnnc.passes.lower_bnn_to_milp import lower_bnn_to_milp
+from bnnc.passes.lower_ilp_to_card import lower_ilp_to_card
+from bnnc.passes.lower_milp_to_ilp import lower_milp_to_ilp
 
 # --------------------------------------------------------------------------- models
 
@@ -278,7 +288,7 @@ GOLDEN_LP = r"""\ bnnc stage 2 (MILP) of BNN model 'tiny'
 \           sum of o_c = 1 (argmax, ties to the lowest class)
 \ x_i = 1 means input bit +1: its +-1 value is 2 x_i - 1 (likewise h_L_i)
 \ the strict inequalities z < 0 and s_c < s_j are approximated by <= -1e-09;
-\ the exact integer form is the next stage (bnnc.ilp, eq. 8 and 10)
+\ the exact integer form is the next stage (bnnc.ir.ilp, eq. 8 and 10)
 \ indicator constraints b = v -> expr are written in big-M form,
 \ with M from the range of expr over all inputs
 \ objective 0: a feasibility problem

@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("pypblib", reason="the NPAQ baseline needs pypblib (pip install bnnc[bench])")
 
 import bnnc
-from bnnc.generate import random_bnn
+from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"

@@ -19,11 +19,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.compiler import model_hash
 from bnnc.errors import ModelError
 from bnnc.frontend.text import parse_text
-from bnnc.ilp import IlpModel
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.ilp import IlpModel
+from bnnc.passes.pipeline import model_hash
 
 from .helpers import all_inputs
 from .test_onnx_shared_models import BREVITAS, TFC, needs_shared

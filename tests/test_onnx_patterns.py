@@ -12,8 +12,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import bnnc
-from bnnc.bnn import BnnModel
 from bnnc.errors import ModelError
+from bnnc.ir.bnn import BnnModel
 
 from .test_onnx_shared_models import formula_labels
 

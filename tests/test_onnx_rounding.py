@@ -16,9 +16,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import bnnc
-from bnnc.bnn import BnnModel
 from bnnc.errors import ModelError
 from bnnc.frontend.onnx import _exact_in_every_order, _Reader
+from bnnc.ir.bnn import BnnModel
 
 from .helpers import all_inputs, solved_labels
 

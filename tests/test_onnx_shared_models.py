@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import bnnc
-from bnnc import solve
-from bnnc.bnn import BnnModel
-from bnnc.compiler import Compilation
+from bnnc.engines import decide as solve
+from bnnc.ir.bnn import BnnModel
+from bnnc.passes.pipeline import Compilation
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 BREVITAS = SHARED / "models" / "brevitas-fc-1layer.onnx"

@@ -22,9 +22,9 @@ import onnxruntime as ort
 import pytest
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.compiler import model_hash
 from bnnc.errors import ModelError
+from bnnc.ir.bnn import BnnModel
+from bnnc.passes.pipeline import model_hash
 
 from .helpers import all_inputs, solved_labels
 

@@ -18,14 +18,14 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import bnnc
-from bnnc.bnn import BnnModel, OutputBlock
-from bnnc.cnf import CnfFormula
-from bnnc.compiler import Compilation
 from bnnc.errors import ModelError
 from bnnc.frontend.text import parse_text
-from bnnc.ilp import ArgmaxLayer, IlpModel, Staircase
-from bnnc.reference import predict
-from bnnc.tensor import frozen, ternary
+from bnnc.ir.bnn import BnnModel, OutputBlock
+from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.ilp import ArgmaxLayer, IlpModel, Staircase
+from bnnc.ir.reference import predict
+from bnnc.ir.tensor import frozen, ternary
+from bnnc.passes.pipeline import Compilation
 
 from .helpers import all_inputs, solved_labels
 
@@ -263,10 +263,10 @@ def test_torch_fixtures_with_an_output_batch_norm(name: str) -> None:
 def test_the_lowered_model_predicts_like_the_trained_one(biases: str) -> None:
     """An IlpModel with staircases (Python API: compile(until="ilp")) keeps the labels, in the
     reference inference and in the witness search."""
+    from bnnc.engines.search import search
     from bnnc.frontend.text import parse_text
-    from bnnc.query import Query
-    from bnnc.region import Region
-    from bnnc.search import search
+    from bnnc.ir.query import Query
+    from bnnc.ir.region import Region
 
     model = parse_text(TEXT.format(biases=biases))
     ilp = bnnc.compile(model, until="ilp").ilp

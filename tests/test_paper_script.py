@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import bnnc
-from bnnc.generate import random_bnn
-from bnnc.retrain import RetrainConfig, enumerate_counts
+from bnnc.training.generate import random_bnn
+from bnnc.training.retrain import RetrainConfig, enumerate_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "paper" / "reproduce.py"
@@ -89,7 +89,7 @@ def test_tiny_run_writes_results(tmp_path: Path) -> None:
 
     # the check-sat table agrees with the exact counts: UNSAT exactly where no input reaches
     small = bnnc.load(tmp_path / "mnist3x3-9-6-10.bnn")
-    assert isinstance(small, bnnc.bnn.BnnModel)
+    assert isinstance(small, bnnc.ir.bnn.BnnModel)
     counts = enumerate_counts(small)
     assert counts.sum() == 2**9
     for label, count in enumerate(counts.tolist()):

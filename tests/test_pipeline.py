@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from pysat.solvers import Solver
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.compiler import Compilation
 from bnnc.encodings import ENCODING_NAMES
-from bnnc.generate import random_bnn
-from bnnc.reference import predict
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.reference import predict
+from bnnc.passes.pipeline import Compilation
+from bnnc.training.generate import random_bnn
 
 from .helpers import all_inputs, solved_labels
 from .strategies import bnn_models
@@ -112,8 +112,8 @@ def test_magnitude_dependent_comparisons_compile_exactly() -> None:
     at equal scores 2 the bias rounds away and class 0 wins.  No threshold on s_0 − s_1 can
     express that; bnnc compiles it as a staircase (once its one documented refusal), and the
     formula agrees with the reference on every input."""
-    from bnnc.bnn import OutputBlock
-    from bnnc.tensor import frozen, ternary
+    from bnnc.ir.bnn import OutputBlock
+    from bnnc.ir.tensor import frozen, ternary
 
     output = OutputBlock("out", ternary([[1, 1], [1, 1]]), frozen([0.0, 1e-300], np.float64))
     model = BnnModel("tiny_bias", (2,), (), output)
@@ -152,7 +152,7 @@ def test_hand_written_thresholds_of_either_parity(encoding: str) -> None:
     )
     model = parse_text(text)
     inputs = all_inputs(4)
-    hidden = bnnc.reference.hidden_activations(model, inputs)[0]
+    hidden = bnnc.ir.reference.hidden_activations(model, inputs)[0]
     x = np.where(inputs, 1, -1)
     for i, c in enumerate(range(-5, 6)):  # the reference itself is the plain integer comparison
         assert (hidden[:, 2 * i] == (x @ [1, -1, 1, 0] >= c)).all()

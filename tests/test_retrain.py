@@ -1,4 +1,4 @@
-"""bnnc.retrain (garbage-class retraining, input-space counting) and the ``retrain`` command."""
+"""bnnc.training.retrain (garbage-class retraining, input-space counting) and the ``retrain`` command."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.commands.retrain import CountName, retrain_command
+from bnnc.cli.retrain import CountName, retrain_command
 from bnnc.errors import BnncError
-from bnnc.generate import random_bnn
-from bnnc.reference import hidden_activations
-from bnnc.retrain import (
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.reference import hidden_activations
+from bnnc.training.generate import random_bnn
+from bnnc.training.retrain import (
     COUNT_METHODS,
     GARBAGE,
     RetrainConfig,
@@ -37,7 +37,7 @@ from bnnc.retrain import (
     retrain,
     write_outputs,
 )
-from bnnc.train import TrainConfig, train
+from bnnc.training.train import TrainConfig, train
 
 
 def all_inputs(n: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The witness search by simulation (bnnc.search) and check_sat with and without it.
+"""The witness search by simulation (bnnc.engines.search) and check_sat with and without it.
 
 Every network here is small enough to enumerate, so each test knows which labels the region
 can reach; the local search is forced with ``exhaustive_bits=0`` where the point is to test it
@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 
 import bnnc
-from bnnc import search, solve
-from bnnc.bnn import BnnModel
-from bnnc.compiler import compile_model
+from bnnc.engines import decide as solve
+from bnnc.engines import search
 from bnnc.errors import InternalError
-from bnnc.generate import random_bnn
-from bnnc.ilp import IlpModel
-from bnnc.query import Query
-from bnnc.reference import predict
-from bnnc.region import Region
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.ilp import IlpModel
+from bnnc.ir.query import Query
+from bnnc.ir.reference import predict
+from bnnc.ir.region import Region
+from bnnc.passes.pipeline import compile_model
+from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "onnx"

@@ -17,14 +17,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from bnnc.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.backend.text import print_bnn, print_ilp
 from bnnc.errors import ModelError, ParseError
 from bnnc.frontend import text
 from bnnc.frontend.text import KEYWORDS, load_text, parse_text
-from bnnc.ilp import ArgmaxLayer, IlpModel, ThresholdLayer, lower_milp_to_ilp
-from bnnc.milp import lower_bnn_to_milp
-from bnnc.printer import print_bnn, print_ilp
-from bnnc.tensor import frozen, ternary
+from bnnc.ir.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.ir.tensor import frozen, ternary
+from bnnc.passes.lower_bnn_to_milp import lower_bnn_to_milp
+from bnnc.passes.lower_milp_to_ilp import lower_milp_to_ilp
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -561,7 +562,7 @@ def test_grammar_lives_in_the_repository_grammars_directory() -> None:
 
 
 def test_importing_the_frontend_does_not_import_lark() -> None:
-    code = "import sys, bnnc.frontend.text, bnnc.printer; print('lark' in sys.modules)"
+    code = "import sys, bnnc.frontend.text, bnnc.backend.text; print('lark' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )

@@ -1,4 +1,4 @@
-"""bnnc.train (the numpy trainer) and the ``train`` command (through typer's CliRunner)."""
+"""bnnc.training.train (the numpy trainer) and the ``train`` command (through typer's CliRunner)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.commands.train import train_command
-from bnnc.train import (
+from bnnc.cli.train import train_command
+from bnnc.ir.bnn import BnnModel
+from bnnc.training.train import (
     Progress,
     TrainConfig,
     TrainError,
@@ -242,7 +242,7 @@ def test_command_end_to_end(tmp_path: Path) -> None:
     assert len(record["history"]) == 3
     model = bnnc.load(out)
     assert isinstance(model, BnnModel) and model.input_shape == (5, 5)
-    from bnnc.data import load_mnist
+    from bnnc.training.data import load_mnist
 
     data = load_mnist(images, labels, size=5)
     assert accuracy(model, data.test_bits, data.test_labels) == record["test_accuracy"]

@@ -14,7 +14,7 @@ import typer
 from typer import _click as click
 from typer.core import TyperGroup
 
-from bnnc import __version__
+from bnnc._version import __version__
 from bnnc.cli.common import EncodingName
 
 
@@ -66,8 +66,8 @@ def _register() -> None:
     from bnnc.cli import compile as compile_verb
     from bnnc.cli import count as count_verb
     from bnnc.cli import sample as sample_verb
-    from bnnc.commands.retrain import retrain_command
-    from bnnc.commands.train import train_command
+    from bnnc.cli.retrain import retrain_command
+    from bnnc.cli.train import train_command
 
     app.command("compile")(compile_verb.compile_command)
     app.command("sample")(sample_verb.sample_command)

@@ -14,11 +14,11 @@ import typer
 from numpy.typing import NDArray
 
 from bnnc.api import Model
-from bnnc.dimacs import write_atomic
 from bnnc.encodings import DEFAULT_ENCODING
 from bnnc.errors import BnncError, ExitCode, ModelError
-from bnnc.query import Query
-from bnnc.region import Region
+from bnnc.io import write_atomic
+from bnnc.ir.query import Query
+from bnnc.ir.region import Region
 
 
 class EncodingName(StrEnum):

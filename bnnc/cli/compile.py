@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from bnnc.api import Model
-from bnnc.bnn import BnnModel
 from bnnc.cli.common import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
@@ -31,8 +30,10 @@ from bnnc.cli.common import (
     usage,
     write_output,
 )
+from bnnc.engines.decide import SatResult
 from bnnc.errors import ExitCode
-from bnnc.solve import SatResult
+from bnnc.ir.bnn import BnnModel
+from bnnc.passes.lower_query import query_clauses
 
 
 class StageName(StrEnum):
@@ -155,7 +156,7 @@ def _run(
 ) -> int:
     import bnnc
     from bnnc.api import write_variable_map
-    from bnnc.dimacs import write_dimacs
+    from bnnc.backend.dimacs import write_dimacs
 
     has_query = bool(target_label or not_label or fix or near)
     if check_sat and infer is not None:
@@ -184,7 +185,7 @@ def _run(
     formula = compiled.formula
     code = int(ExitCode.OK)
     if output is not None or not (check_sat or infer is not None):
-        extra = query.clauses(formula)
+        extra = query_clauses(query, formula)
         write_dimacs(
             output or "-",
             formula,

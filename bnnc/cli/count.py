@@ -23,10 +23,10 @@ from bnnc.cli.common import (
     run_verb,
     usage,
 )
-from bnnc.cnf import CnfFormula
-from bnnc.count import CountResult, Method
+from bnnc.engines.count import CountResult, Method
 from bnnc.errors import ExitCode, InternalError
-from bnnc.query import Query
+from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.query import Query
 
 
 def count_command(
@@ -109,7 +109,7 @@ def _run(
 ) -> int:
     import bnnc
     from bnnc.cli.common import build_query
-    from bnnc.count import count, count_by_enumeration, region_size
+    from bnnc.engines.count import count, count_by_enumeration, region_size
 
     if both_methods:
         raise usage("choose one of --exact, --approx and --enumerate")

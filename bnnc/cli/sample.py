@@ -129,9 +129,9 @@ def _run(
     json_output: bool,
 ) -> int:
     import bnnc
+    from bnnc.backend.images import write_npy, write_png_grid
     from bnnc.cli.common import build_query
-    from bnnc.sample import sample, validate_samples
-    from bnnc.viz import write_npy, write_png_grid
+    from bnnc.engines.sample import sample, validate_samples
 
     if count < 1:
         raise usage("-n must be at least 1")

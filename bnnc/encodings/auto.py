@@ -41,7 +41,7 @@ clauses.
 
 Measured with ``python bench/encodings.py --solve``: ``bnnc.check_sat(..., search=False)``,
 i.e. CaDiCaL alone, a fresh solver per label, CPU seconds including loading the formula, on
-random networks from :func:`bnnc.generate.random_bnn`:
+random networks from :func:`bnnc.training.generate.random_bnn`:
 
 * 100-20-10, seeds 0–3, all 40 labels: ``totalizer`` (= ``auto`` here) 8.0 s in total, slowest
   label 0.43 s; ``adder`` 15.0 s (1.49 s); ``cardnet`` 15.2 s (4.25 s); the adder with the

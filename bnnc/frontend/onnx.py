@@ -49,10 +49,10 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper
 from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model
 
-from bnnc.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.errors import ModelError
 from bnnc.frontend.onnx_engine import Engine, constant_values, uses_custom_ops
-from bnnc.tensor import frozen, ternary
+from bnnc.ir.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.tensor import frozen, ternary
 
 SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
 BINARISERS = {"BipolarQuant", "Quant", "MultiThreshold", "Sign"}
@@ -101,7 +101,7 @@ class TrainedForm:
     batch norm) when the tail is literally bias → batch norm → binarisation with ±1 weights and
     activations, then the tail's affine map as one batch norm (γ = the merged scale, β = the
     merged shift; e.g. PyTorch dynamo's c_j and bias).  Then the output block's candidates.  A
-    candidate is only a proposal: ``bnnc.frontend.onnx_text`` keeps it only if it compiles to
+    candidate is only a proposal: ``bnnc.backend.onnx_text`` keeps it only if it compiles to
     the same integer thresholds as the model.  ``missing`` says why some block has none.
     """
 

@@ -1,8 +1,8 @@
 """bnnc's text language (docs/language.md): read a model into the trained or the lowered IR.
 
 The language has two forms.  The *trained* form (``block`` … ``output``) becomes a
-:class:`~bnnc.bnn.BnnModel`; the *lowered* form that :func:`bnnc.printer.print_ilp` writes
-(``threshold`` … ``argmax``) becomes an :class:`~bnnc.ilp.IlpModel`.
+:class:`~bnnc.ir.bnn.BnnModel`; the *lowered* form that :func:`bnnc.backend.text.print_ilp` writes
+(``threshold`` … ``argmax``) becomes an :class:`~bnnc.ir.ilp.IlpModel`.
 
 Reading happens in two steps:
 
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 
-from bnnc.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.errors import InternalError, ModelError, ParseError, Span
-from bnnc.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
-from bnnc.region import Region
-from bnnc.tensor import frozen, ternary
+from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.ir.region import Region
+from bnnc.ir.tensor import frozen, ternary
 
 if TYPE_CHECKING:
     from lark import Lark, Token, Tree
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["KEYWORDS", "load_text", "parse_text"]
 
 # Every keyword of the grammar.  A name spelled like one of them is printed quoted
-# (bnnc.printer), because in some places the lexer would read it as the keyword.
+# (bnnc.backend.text), because in some places the lexer would read it as the keyword.
 KEYWORDS = frozenset(
     {
         "network",

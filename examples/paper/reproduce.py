@@ -8,7 +8,7 @@ Writes ``RESULTS.md``, the figures (PNG) and the trained models (bnnc text) into
 ``examples/paper/`` (``examples/paper/quick/`` with ``--quick``; ``--out`` to choose).  Every
 number except the timings is deterministic for a seed (``--seed``) on a given machine.
 
-Data: the MNIST test set (t10k) in ``$BNNC_DATA`` or ``../shared/data`` (see ``bnnc.data``:
+Data: the MNIST test set (t10k) in ``$BNNC_DATA`` or ``../shared/data`` (see ``bnnc.training.data``:
 split i % 5 == 4 → test, area-averaged, pixel ≥ 0.2 of full intensity is +1).
 
 1. **Inversion (paper, Fig. 1 and 2).**  100-20-10 on 10×10 MNIST for 25 epochs; compile; draw
@@ -18,7 +18,7 @@ split i % 5 == 4 → test, area-averaged, pixel ≥ 0.2 of full intensity is +1)
    check-sat for every label (UNSAT proves that no input gets it), exact counts of every label
    by enumerating all 2^25 inputs, cross-checked with ApproxMC (and Ganak, with a time limit);
    and a sweep over seeds and epochs looking for unreachable labels.
-3. **Garbage-class retraining (the paper's future work).**  ``bnnc.retrain`` on 25-20-10.
+3. **Garbage-class retraining (the paper's future work).**  ``bnnc.training.retrain`` on 25-20-10.
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bnnc
-from bnnc.bnn import BnnModel
-from bnnc.data import DataError, Dataset, data_dir, load_mnist
-from bnnc.dimacs import write_atomic
+from bnnc.backend.dimacs import write_atomic
+from bnnc.backend.images import image_grid, png_bytes
+from bnnc.backend.onnx_export import save_text
 from bnnc.errors import BnncError
-from bnnc.export import save_text
-from bnnc.retrain import (
+from bnnc.ir.bnn import BnnModel
+from bnnc.training.data import DataError, Dataset, data_dir, load_mnist
+from bnnc.training.retrain import (
     RetrainConfig,
     RetrainResult,
     enumerate_counts,
@@ -55,8 +56,7 @@ from bnnc.retrain import (
     write_outputs,
     write_sample_grid,
 )
-from bnnc.train import TrainConfig, TrainResult, accuracy, train
-from bnnc.viz import image_grid, png_bytes
+from bnnc.training.train import TrainConfig, TrainResult, accuracy, train
 
 HERE = Path(__file__).resolve().parent
 PAPER_VARS, PAPER_CLAUSES = 60_000, 100_000  # "over 60k variables and 100k clauses" (NPAQ)
@@ -613,7 +613,7 @@ def render(
     add(
         f"Trained {one['arch']} on {one['shape']} images (binarised linear → batch norm → "
         "sign, binarised linear output) "
-        f"for {settings.big_epochs} epochs with `bnnc.train` in {one['train_seconds']:.1f} s: "
+        f"for {settings.big_epochs} epochs with `bnnc.training.train` in {one['train_seconds']:.1f} s: "
         f"**test accuracy {one['test_accuracy']:.1%}** on {one['n_test']:,} held-out images "
         f"(train {one['train_accuracy']:.1%} on {one['n_train']:,}); the paper reports about "
         f"75% for 100-20-10 on 10×10.  Model: [`{one['file']}`]({one['file']})."
@@ -639,7 +639,7 @@ def render(
         f"with CMSGen on the `{SAMPLE_ENCODING}` formula (label fixed by a unit clause, "
         f"projection on the inputs); {one['distinct']} distinct; **all {one['validated']} "
         f"validated**: the reference inference (`bnnc.predict`) labels every one {label} "
-        "(`bnnc.sample` checks this and fails otherwise), as the paper checked by feeding "
+        "(`bnnc.engines.sample` checks this and fails otherwise), as the paper checked by feeding "
         "them to the network."
     )
     add("")
@@ -735,7 +735,7 @@ def render(
         "bnnc's simulation search is checked through the formula, UNSAT can only come from "
         "CaDiCaL), and the exact number of inputs per label, **by brute force**: all "
         f"2^{n_small} = {space:,} inputs enumerated through the reference inference in "
-        f"{two['enumerate_seconds']:.1f} s (`bnnc.retrain.enumerate_counts`):"
+        f"{two['enumerate_seconds']:.1f} s (`bnnc.training.retrain.enumerate_counts`):"
     )
     add("")
     add(md_table(header, rows))
@@ -793,7 +793,7 @@ def render(
         f"{', '.join(map(str, settings.sweep_epochs))} × seeds "
         f"{'0' if settings.sweep_seeds == 1 else f'0–{settings.sweep_seeds - 1}'}, "
         "with the batch-norm statistics recalibrated on the whole training set after training "
-        "(`bnnc.train`'s default) or left as the running averages of training, as a PyTorch "
+        "(`bnnc.training.train`'s default) or left as the running averages of training, as a PyTorch "
         f"model would keep them), check-sat for every label: **{len(with_unsat)} of "
         f"{len(sweep)} have an unreachable label**."
     )

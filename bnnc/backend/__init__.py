@@ -1,0 +1,1 @@
+"""Printers and writers: DIMACS, OPB, CPLEX LP, the text language, ONNX, images."""

@@ -1,0 +1,1 @@
+"""Engines answer questions about a compiled formula: decide, sample, count."""

@@ -1,0 +1,211 @@
+"""Stage 1 — the BNN as trained (paper appendix A, eq. 1–4).
+
+A model is a stack of inner blocks (binarised linear layer → batch norm → sign) and an output
+block (binarised linear layer → argmax).  Values are ±1; an input bit that is *true* means +1.
+
+The arithmetic that defines the network (the *reference*) lives here too, in
+:func:`block_activation` and :func:`output_scores`, so that the numpy reference inference
+(``bnnc.ir.reference``) and the exact threshold derivation (``bnnc.ir.ilp``) evaluate literally the same
+floating-point operations.  Frontends record which float precision their framework uses
+(``arithmetic``): the text language uses float64, ONNX models float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bnnc.errors import ModelError
+from bnnc.ir.region import Region
+
+Arithmetic = Literal["float64", "float32"]
+
+# An oracle maps integer pre-activations s = A·x (neurons or classes on the last axis) to what
+# the model's own engine computes from them: activations (True = +1) for an inner block, scores
+# for the output block.  Frontends whose framework arithmetic is not the formula below (ONNX
+# graphs run by onnxruntime) supply one; the threshold derivation then evaluates it directly.
+ActivationOracle = Callable[[NDArray[np.int64]], NDArray[np.bool_]]
+ScoreOracle = Callable[[NDArray[np.int64]], NDArray[np.floating]]
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNorm:
+    """z = (y − mean) / sqrt(var + eps) · gamma + beta, element-wise (inference mode)."""
+
+    gamma: NDArray[np.float64]
+    beta: NDArray[np.float64]
+    mean: NDArray[np.float64]
+    var: NDArray[np.float64]
+    eps: float
+
+
+@dataclass(frozen=True, eq=False)
+class InnerBlock:
+    """x_{k+1} = sign(BN(A x_k + b)), with sign(0) = +1 (paper eq. 1–3)."""
+
+    name: str
+    weights: NDArray[np.int8]  # (n_out, n_in), entries in {-1, 0, +1}
+    bias: NDArray[np.float64]  # (n_out,)
+    batchnorm: BatchNorm | None  # None: the block binarises A x + b directly
+    oracle: ActivationOracle | None = None  # overrides bias and batch norm when given
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class OutputBlock:
+    """label = argmax(A x + b), ties to the lowest index (paper eq. 4)."""
+
+    name: str
+    weights: NDArray[np.int8]  # (n_classes, n_in)
+    bias: NDArray[np.float64]  # (n_classes,)
+    oracle: ScoreOracle | None = None  # overrides the bias when given
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.weights.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class BnnModel:
+    """A whole BNN: input shape (flattened row-major), inner blocks, output block."""
+
+    name: str
+    input_shape: tuple[int, ...]
+    blocks: tuple[InnerBlock, ...]
+    output: OutputBlock
+    class_names: tuple[str, ...] | None = None
+    arithmetic: Arithmetic = "float64"
+    # Frontends that read another framework's file say, per input bit, what it means on that
+    # model's own input (e.g. "x[0,0,3,4] >= 0.5"), and give its own inference on the input
+    # tensor that a bit vector stands for: witnesses are checked against it too.
+    input_conditions: tuple[str, ...] | None = None
+    framework_predict: Callable[[NDArray[np.bool_]], NDArray[np.int64]] | None = None
+    # A region the model file declares (text language ``fix``/``near``): every verb's default.
+    region: Region | None = None
+
+    @property
+    def n_inputs(self) -> int:
+        return int(np.prod(self.input_shape, dtype=np.int64))
+
+    @property
+    def n_classes(self) -> int:
+        return self.output.n_classes
+
+    def verify(self) -> None:
+        """Check shapes, weight ranges and parameter sanity; raise :class:`ModelError`."""
+        verify_common(self.name, self.input_shape, self.class_names, self.output.n_classes)
+        width = self.n_inputs
+        for block in self.blocks:
+            _verify_linear(block.name, block.weights, block.bias, width)
+            if block.batchnorm is not None:
+                _verify_batchnorm(block.name, block.batchnorm, block.n_out)
+            width = block.n_out
+        _verify_linear(self.output.name, self.output.weights, self.output.bias, width)
+        names = [b.name for b in self.blocks] + [self.output.name]
+        if len(set(names)) != len(names):
+            raise ModelError(f"model {self.name!r}: layer names must be unique, got {names}")
+
+
+def verify_common(
+    name: str, input_shape: tuple[int, ...], class_names: tuple[str, ...] | None, n_classes: int
+) -> None:
+    """Checks shared by every stage's model: input shape and class names."""
+    if not input_shape or any(d <= 0 for d in input_shape):
+        raise ModelError(f"model {name!r}: input shape {input_shape} must have positive sizes")
+    if n_classes < 1:
+        raise ModelError(f"model {name!r}: the output block needs at least one class")
+    if class_names is not None:
+        if len(class_names) != n_classes:
+            raise ModelError(
+                f"model {name!r}: {len(class_names)} class names for {n_classes} classes"
+            )
+        if len(set(class_names)) != len(class_names):
+            raise ModelError(f"model {name!r}: class names must be distinct")
+
+
+def _verify_linear(
+    name: str, weights: NDArray[np.int8], bias: NDArray[np.float64], n_in: int
+) -> None:
+    if weights.ndim != 2 or weights.shape[0] == 0:
+        raise ModelError(f"layer {name!r}: weights must be a non-empty matrix")
+    if weights.shape[1] != n_in:
+        raise ModelError(
+            f"layer {name!r}: weight rows have {weights.shape[1]} entries, expected {n_in} "
+            "(the width of the previous layer)"
+        )
+    if not np.isin(weights, (-1, 0, 1)).all():
+        raise ModelError(f"layer {name!r}: weights must be -1, 0 or +1")
+    if bias.shape != (weights.shape[0],):
+        raise ModelError(f"layer {name!r}: {bias.size} bias values for {weights.shape[0]} neurons")
+    if not np.isfinite(bias).all():
+        raise ModelError(f"layer {name!r}: bias values must be finite")
+
+
+def _verify_batchnorm(name: str, bn: BatchNorm, n_out: int) -> None:
+    for field in ("gamma", "beta", "mean", "var"):
+        values: NDArray[np.float64] = getattr(bn, field)
+        if values.shape != (n_out,):
+            raise ModelError(
+                f"layer {name!r}: batch norm {field} has {values.size} values for {n_out} neurons"
+            )
+        if not np.isfinite(values).all():
+            raise ModelError(f"layer {name!r}: batch norm {field} values must be finite")
+    if not np.isfinite(bn.eps) or bn.eps < 0:
+        raise ModelError(f"layer {name!r}: batch norm eps must be finite and ≥ 0")
+    bad = np.flatnonzero(~(bn.var + bn.eps > 0))
+    if bad.size:
+        raise ModelError(
+            f"layer {name!r}: neuron {int(bad[0])} has var + eps = "
+            f"{float(bn.var[bad[0]] + bn.eps)!r}; it must be > 0"
+        )
+
+
+def _dtype(arithmetic: Arithmetic) -> type[np.floating]:
+    return np.float32 if arithmetic == "float32" else np.float64
+
+
+def block_activation(
+    block: InnerBlock, preactivation: NDArray[np.int64], arithmetic: Arithmetic
+) -> NDArray[np.bool_]:
+    """The reference sign(BN(s + b)) ≥ 0 for integer pre-activations s = A·x.
+
+    ``preactivation`` has the neurons on its last axis (any leading batch shape).  The result is
+    True for +1.  sign(0) = +1: z ≥ 0 gives +1, as in the paper.
+    """
+    if block.oracle is not None:
+        return np.asarray(block.oracle(preactivation), dtype=bool)
+    dt = _dtype(arithmetic)
+    y = preactivation.astype(dt) + block.bias.astype(dt)
+    if block.batchnorm is None:
+        return np.asarray(y >= 0)
+    bn = block.batchnorm
+    with np.errstate(all="ignore"):
+        z = (y - bn.mean.astype(dt)) / np.sqrt(bn.var.astype(dt) + dt(bn.eps)) * bn.gamma.astype(
+            dt
+        ) + bn.beta.astype(dt)
+    return np.asarray(z >= 0)
+
+
+def output_scores(
+    block: OutputBlock, preactivation: NDArray[np.int64], arithmetic: Arithmetic
+) -> NDArray[np.floating]:
+    """The reference scores s + b for integer pre-activations s = A·x (classes on the last axis)."""
+    if block.oracle is not None:
+        return np.asarray(block.oracle(preactivation))
+    dt = _dtype(arithmetic)
+    return np.asarray(preactivation.astype(dt) + block.bias.astype(dt))

@@ -1,0 +1,1 @@
+"""The lowering passes, one per module, and the pipeline that runs them (``pipeline``)."""

@@ -1,0 +1,137 @@
+"""The pass pipeline: BNN → MILP → ILP → cardinality → CNF, each stage kept and timed.
+
+Each pass is run by :func:`_run`, which verifies its input and output and re-raises any
+failure with the pass's name in its message (onnx-ir style), keeping the error's type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
+
+from bnnc.encodings import DEFAULT_ENCODING, ENCODING_NAMES
+from bnnc.errors import BnncError
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.card import CardModel
+from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.ilp import IlpModel
+from bnnc.ir.milp import MilpModel
+from bnnc.passes.lower_bnn_to_milp import lower_bnn_to_milp
+from bnnc.passes.lower_card_to_cnf import lower_card_to_cnf
+from bnnc.passes.lower_ilp_to_card import lower_ilp_to_card
+from bnnc.passes.lower_milp_to_ilp import lower_milp_to_ilp
+
+Stage = Literal["bnn", "milp", "ilp", "card", "cnf"]
+STAGES: tuple[Stage, ...] = ("bnn", "milp", "ilp", "card", "cnf")
+
+
+class _Verifiable(Protocol):
+    def verify(self) -> None: ...
+
+
+In = TypeVar("In", bound=_Verifiable)
+Out = TypeVar("Out", bound=_Verifiable)
+
+
+@dataclass
+class Compilation:
+    """Every stage a compilation produced (``None`` for stages it started after or stopped
+    before) and the wall time of each pass in seconds."""
+
+    source: BnnModel | IlpModel
+    encoding: str
+    milp: MilpModel | None = None
+    ilp: IlpModel | None = None
+    card: CardModel | None = None
+    cnf: CnfFormula | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def formula(self) -> CnfFormula:
+        if self.cnf is None:
+            raise BnncError("this compilation stopped before the CNF stage")
+        return self.cnf
+
+    def stats(self) -> dict[str, Any]:
+        cnf = self.cnf
+        return {
+            "model": self.source.name,
+            "encoding": self.encoding,
+            "inputs": self.source.n_inputs,
+            "classes": self.source.n_classes,
+            "variables": cnf.num_vars if cnf else None,
+            "clauses": len(cnf.clauses) if cnf else None,
+            "seconds": {name: round(t, 6) for name, t in self.timings.items()},
+        }
+
+
+def _run(name: str, fn: Callable[[In], Out], arg: In, timings: dict[str, float]) -> Out:
+    start = time.perf_counter()
+    try:
+        arg.verify()
+        result = fn(arg)
+        result.verify()
+    except BnncError as err:
+        # Keep the error's type (and exit code) so callers can catch e.g. EncodingLimitError;
+        # add the pass name so a broken invariant names its culprit.
+        if not err.message.startswith("in pass "):
+            err.message = f"in pass {name}: {err.message}"
+        raise
+    timings[name] = time.perf_counter() - start
+    return result
+
+
+def model_hash(ilp: IlpModel) -> str:
+    """sha256 of the model's integer form: equal for every text that compiles to the same ILP."""
+    digest = hashlib.sha256()
+    digest.update(repr((ilp.name, ilp.input_shape, ilp.class_names)).encode())
+    for layer in ilp.layers:
+        digest.update(layer.name.encode())
+        digest.update(layer.weights.tobytes())
+        digest.update(layer.thresholds.astype("<i8").tobytes())
+    digest.update(ilp.output.name.encode())
+    digest.update(ilp.output.weights.tobytes())
+    digest.update(ilp.output.beats.astype("<i8").tobytes())
+    for staircase in ilp.output.staircases:  # absent for most models: their hash is unchanged
+        digest.update(repr((staircase.above, staircase.below, staircase.steps)).encode())
+    return digest.hexdigest()
+
+
+def compile_model(
+    model: BnnModel | IlpModel, encoding: str = DEFAULT_ENCODING, *, until: Stage = "cnf"
+) -> Compilation:
+    """Lower ``model`` stage by stage up to ``until``."""
+    if encoding not in ENCODING_NAMES:
+        choices = ", ".join(ENCODING_NAMES)
+        raise BnncError(f"unknown encoding {encoding!r}; choose one of {choices}")
+    result = Compilation(source=model, encoding=encoding)
+    stop = STAGES.index(until)
+    if isinstance(model, BnnModel):
+        if stop >= 1:
+            result.milp = _run("lower_bnn_to_milp", lower_bnn_to_milp, model, result.timings)
+        if stop >= 2:
+            assert result.milp is not None
+            result.ilp = _run("lower_milp_to_ilp", lower_milp_to_ilp, result.milp, result.timings)
+    else:
+        if until in ("bnn", "milp"):
+            raise BnncError(
+                f"model {model.name!r} is already in the lowered (ILP) form; "
+                f"it has no {until} stage"
+            )
+        model.verify()
+        result.ilp = model
+    if stop >= 3:
+        assert result.ilp is not None
+        result.card = _run("lower_ilp_to_card", lower_ilp_to_card, result.ilp, result.timings)
+    if stop >= 4:
+        assert result.card is not None and result.ilp is not None
+        digest = model_hash(result.ilp)
+
+        def to_cnf(card: CardModel) -> CnfFormula:
+            return lower_card_to_cnf(card, encoding, digest)
+
+        result.cnf = _run("lower_card_to_cnf", to_cnf, result.card, result.timings)
+    return result

@@ -1,0 +1,1 @@
+"""Training small BNNs with numpy, data sets, random models, garbage-class retraining."""
