@@ -8,8 +8,8 @@
 
 Prints one row per (network, encoding): variables, clauses, compile time in-process, and for
 the default encoding the wall time of the whole ``bnnc MODEL -o FILE`` command, interpreter
-start included.  The networks come from ``bnnc.training.generate.random_bnn`` (batch norm calibrated so
-that thresholds sit mid-range, the hard case).  Goal for the default encoding on 100-20-10:
+start included.  The networks come from ``bnnc.training.generate.random_bnn`` (batch norm calibrated
+so that thresholds sit mid-range, the hard case).  Goal for the default encoding on 100-20-10:
 ≤ 15,000 variables, ≤ 115,000 clauses, ≤ 0.5 s including interpreter start.  (NPAQ, the
 encoder the paper used, needs 62,726 variables and 114,740 clauses and 10 s on a trained
 100-20-10 network, and its formula is not parsimonious.)

@@ -56,10 +56,10 @@ script stops.  Decided witnesses and samples are checked by the reference too, a
 SAT/UNSAT answers must agree across all the formulas of a network.
 
 Measured per formula: variables, clauses, encode time (stages 1–4 plus PBLib for the baseline;
-the whole ``bnnc.compile`` for bnnc's encodings), the time CaDiCaL (pysat, as ``bnnc.engines.decide``)
-takes to decide each label (the formula plus the unit clause on its output variable, loaded
-from Python lists alike for every formula; solver start included, no local search), and the
-time for 100 CMSGen samples of label 2 (seed 0; pycmsgen has no sampling set, so it samples
+the whole ``bnnc.compile`` for bnnc's encodings), the time CaDiCaL (pysat, as
+``bnnc.engines.decide``) takes to decide each label (the formula plus the unit clause on its output
+variable, loaded from Python lists alike for every formula; solver start included, no local search),
+and the time for 100 CMSGen samples of label 2 (seed 0; pycmsgen has no sampling set, so it samples
 whole models and the inputs are read off them).
 Each solver or sampler run is a forked child with a cap (``--decide-cap``, ``--sample-cap``);
 capped runs show ``>cap`` (with, for sampling, how many samples were drawn within the cap).

@@ -5,13 +5,13 @@
     python bench/suite.py --shapes 100-20-10 --encodings adder totalizer --decide-cap 30
     python bench/suite.py --measure sample --sample-cap 60 --out bench/results/sampling
 
-Networks: for each shape, a *random* one (``bnnc.training.generate.random_bnn``: thresholds calibrated to
-sit mid-range, the hard case) and a *trained* one (``bnnc.training.train`` on MNIST downsampled to the
-input size — 5×5, 10×10, 20×20 or 28×28 — from ``$BNNC_DATA`` or ``../shared/data``; skipped
-with a message if the data are missing).  For each network and encoding the suite records:
-variables, clauses, compile time (in-process), the time to decide each label with CaDiCaL
-(``check_sat(search=False)``: the solver alone), the time for 100 CMSGen samples of label 2, and
-the exact-count time of label 2 with Ganak where feasible (inputs ≤ 25).  Each formula is
+Networks: for each shape, a *random* one (``bnnc.training.generate.random_bnn``: thresholds
+calibrated to sit mid-range, the hard case) and a *trained* one (``bnnc.training.train`` on MNIST
+downsampled to the input size — 5×5, 10×10, 20×20 or 28×28 — from ``$BNNC_DATA`` or
+``../shared/data``; skipped with a message if the data are missing).  For each network and encoding
+the suite records: variables, clauses, compile time (in-process), the time to decide each label with
+CaDiCaL (``check_sat(search=False)``: the solver alone), the time for 100 CMSGen samples of label 2,
+and the exact-count time of label 2 with Ganak where feasible (inputs ≤ 25).  Each formula is
 compiled once; every solver, sampler and counter run is a forked child with its own time cap
 (``--decide-cap``, ``--sample-cap``, ``--count-cap``); capped runs show ``>cap``, and a
 capped sampling run also shows how many samples it drew within the cap.  ``--measure``

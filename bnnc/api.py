@@ -148,8 +148,8 @@ def check_sat(
     """Inversion: find an input the network gives ``label`` (or that answers ``query``: a
     region, a label to avoid), checked by the reference; or prove there is none.
 
-    ``search`` first tries a short local search with the reference inference (bnnc.engines.search); a
-    witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
+    ``search`` first tries a short local search with the reference inference (bnnc.engines.search);
+    a witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
     compiled = compiled or compile(model)
     return _check_sat(model, compiled.formula, label, query=query, search=search)
 

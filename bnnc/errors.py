@@ -45,6 +45,17 @@ class ModelError(BnncError):
     exit_code = ExitCode.INVALID_MODEL
 
 
+class UsageError(BnncError):
+    """A bad argument (exit code 2).  The library words it without CLI flags (``epsilon must be
+    positive``); the CLI names the flag that carried the value."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter  # the API parameter's name, which the CLI maps to a flag
+
+
 class EncodingLimitError(BnncError):
     """An encoding would exceed its documented size limit."""
 

@@ -1,4 +1,5 @@
-"""bnnc.training.data: IDX and CSV readers (with bad files), area averaging, binarisation, the split."""
+"""bnnc.training.data: IDX and CSV readers (with bad files), area averaging, binarisation, the
+split."""
 
 from __future__ import annotations
 

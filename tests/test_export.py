@@ -1,6 +1,6 @@
-"""bnnc.backend.onnx_export: the ONNX graph agrees with onnxruntime, bnnc's ONNX frontend and its formula;
-the text form round-trips.  Each file is checked against its own arithmetic (ONNX: float32 in
-onnxruntime; text: float64), which may legitimately differ near a threshold (see the last
+"""bnnc.backend.onnx_export: the ONNX graph agrees with onnxruntime, bnnc's ONNX frontend and its
+formula; the text form round-trips.  Each file is checked against its own arithmetic (ONNX: float32
+in onnxruntime; text: float64), which may legitimately differ near a threshold (see the last
 tests)."""
 
 from __future__ import annotations

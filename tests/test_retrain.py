@@ -1,4 +1,5 @@
-"""bnnc.training.retrain (garbage-class retraining, input-space counting) and the ``retrain`` command."""
+"""bnnc.training.retrain (garbage-class retraining, input-space counting) and the ``retrain``
+command."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 import bnnc
 from bnnc.cli.retrain import CountName, retrain_command
-from bnnc.errors import BnncError
+from bnnc.errors import BnncError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.reference import hidden_activations
 from bnnc.training.generate import random_bnn
@@ -102,7 +103,7 @@ def test_first_layer_patterns() -> None:
 
 def test_enumeration_refuses_large_inputs() -> None:
     model = random_bnn([31, 2, 2], seed=0)
-    with pytest.raises(RetrainError, match="at most 30 inputs"):
+    with pytest.raises(UsageError, match="at most 30 inputs"):
         enumerate_counts(model)
 
 

@@ -11,8 +11,8 @@ and bnnc's own ONNX frontend reads it back::
 
 **Input.** The graph binarises its input itself: an input element x gives the bit +1 iff
 x ≥ ``threshold`` (default 0.5).  With ``threshold`` in (0, 1] the input may be 0/1 bits, ±1
-values, or — with the threshold the data were binarised at (``bnnc.training.data``) — the downsampled
-grey image in [0, 1].  A model with a 1-D input shape takes ``[N, n]``.
+values, or — with the threshold the data were binarised at (``bnnc.training.data``) — the
+downsampled grey image in [0, 1].  A model with a 1-D input shape takes ``[N, n]``.
 
 **Arithmetic.** The graph computes in float32 (weights ±1 exactly; biases and batch-norm
 parameters rounded to float32), the text model in float64.  They agree except on inputs whose

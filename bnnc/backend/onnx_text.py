@@ -5,9 +5,9 @@ model.  bnnc first reads the blocks back in the trained form (``onnx.TrainedForm
 own bias and batch norm, or the tail's merged scale and shift as one batch norm) and keeps, for
 each block, the first candidate whose thresholds in bnnc's float32 reference arithmetic equal the
 model's; the printed text is then parsed and compiled once more and compared whole
-(:func:`bnnc.passes.pipeline.model_hash`).  When some block has no trained form, or none that agrees, the
-model is printed in the lowered form (``threshold`` and ``argmax`` blocks, as ``--emit ilp``
-prints it), with a leading comment that says why.
+(:func:`bnnc.passes.pipeline.model_hash`).  When some block has no trained form, or none that
+agrees, the model is printed in the lowered form (``threshold`` and ``argmax`` blocks, as ``--emit
+ilp`` prints it), with a leading comment that says why.
 """
 
 from __future__ import annotations

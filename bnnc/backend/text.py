@@ -26,7 +26,10 @@ from bnnc.ir.region import FREE, Region
 
 __all__ = ["print_bnn", "print_ilp"]
 
-LOWERED_FORM_COMMENT = "# bnnc lowered form: integer threshold layers and pairwise argmax comparisons (see bnnc.ir.ilp)"
+LOWERED_FORM_COMMENT = (
+    "# bnnc lowered form: integer threshold layers and pairwise argmax comparisons"
+    " (see bnnc.ir.ilp)"
+)
 
 _INDENT = "  "
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

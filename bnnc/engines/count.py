@@ -164,9 +164,9 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
     if any(q.region is not region for q in queries):
         raise ModelError("enumeration counts queries over one region at a time")
     if region.is_everything and isinstance(model, BnnModel) and model.n_inputs <= 30:
-        # The whole input space of a trained network: bnnc.training.retrain tabulates the first layer's
+        # The whole input space of a trained network: enumerate_counts tabulates the first layer's
         # output patterns instead of running every input (2^25 inputs: ~9 s instead of ~90 s).
-        from bnnc.training.retrain import enumerate_counts
+        from bnnc.engines.enumerate import enumerate_counts
 
         per_label = enumerate_counts(model).tolist()
         seconds = time.perf_counter() - start

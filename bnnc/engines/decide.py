@@ -138,8 +138,8 @@ def check_sat(
     Returns a witness checked by the reference inference and, for ONNX models, by the model
     itself; or proves that there is none.
 
-    With ``search`` (the default), a short witness search by simulation (``bnnc.engines.search``) runs
-    first; an input it finds is also checked through the formula and returned with
+    With ``search`` (the default), a short witness search by simulation (``bnnc.engines.search``)
+    runs first; an input it finds is also checked through the formula and returned with
     ``method="search"``.  Otherwise CaDiCaL decides, starting from the network state of the
     search's best point; UNSAT only ever comes from the solver.
     """

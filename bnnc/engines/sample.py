@@ -19,8 +19,8 @@ draw: the next one is then drawn from the inputs not seen yet, i.e. sampling wit
 replacement, and an UNSAT draw proves the preimage exhausted.
 
 Every sample is checked by the reference inference and, for ONNX models, by the model itself
-(:func:`bnnc.engines.decide.validate_inputs`): a sample that does not answer the query is a bnnc bug and
-raises :class:`~bnnc.errors.InternalError`, after the caller has been given what was drawn.
+(:func:`bnnc.engines.decide.validate_inputs`): a sample that does not answer the query is a bnnc bug
+and raises :class:`~bnnc.errors.InternalError`, after the caller has been given what was drawn.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ block (binarised linear layer → argmax).  Values are ±1; an input bit that is
 
 The arithmetic that defines the network (the *reference*) lives here too, in
 :func:`block_activation` and :func:`output_scores`, so that the numpy reference inference
-(``bnnc.ir.reference``) and the exact threshold derivation (``bnnc.ir.ilp``) evaluate literally the same
-floating-point operations.  Frontends record which float precision their framework uses
+(``bnnc.ir.reference``) and the exact threshold derivation (``bnnc.ir.ilp``) evaluate literally the
+same floating-point operations.  Frontends record which float precision their framework uses
 (``arithmetic``): the text language uses float64, ONNX models float32.
 """
 

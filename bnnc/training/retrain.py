@@ -41,9 +41,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.encodings import ENCODING_NAMES
-from bnnc.errors import BnncError, ExitCode
-from bnnc.ir.bnn import BnnModel, block_activation, output_scores
+from bnnc.engines.count import count
+from bnnc.engines.decide import make_query
+from bnnc.engines.enumerate import (
+    MAX_ENUMERATE_INPUTS,
+    enumerate_counts,
+    first_layer_patterns,
+    labels_from_first_layer,
+    montecarlo_counts,
+)
+from bnnc.engines.sample import sample, validate_samples
+from bnnc.errors import UsageError
+from bnnc.ir.bnn import BnnModel
 from bnnc.ir.reference import predict
+from bnnc.passes.pipeline import compile_model
 from bnnc.training.train import TrainConfig, TrainState, accuracy, train
 
 __all__ = [
@@ -82,119 +93,11 @@ the compiled formula, per label (exact, but minutes per label on 25-20-10 networ
 """
 
 GARBAGE = "garbage"
-MAX_ENUMERATE_INPUTS = 30
 AUTO_ENUMERATE_INPUTS = 26
 
 
-class RetrainError(BnncError):
+class RetrainError(UsageError):
     """Bad retraining parameters (exit code 2, a usage error)."""
-
-    exit_code = ExitCode.USAGE
-
-
-# --------------------------------------------------------------------------- counting inputs
-
-
-def labels_from_first_layer(model: BnnModel, first_bits: NDArray[np.bool_]) -> NDArray[np.int64]:
-    """Labels from the output bits of the first inner block (the rest of the reference)."""
-    x = np.where(first_bits, 1, -1).astype(np.int64)
-    for block in model.blocks[1:]:
-        fires = block_activation(block, x @ block.weights.T.astype(np.int64), model.arithmetic)
-        x = np.where(fires, 1, -1).astype(np.int64)
-    preact = x @ model.output.weights.T.astype(np.int64)
-    scores = output_scores(model.output, preact, model.arithmetic)
-    return np.asarray(np.argmax(scores, axis=-1), dtype=np.int64)
-
-
-def _all_signs(k: int) -> NDArray[np.int64]:
-    """All 2^k assignments of k bits as ±1 rows (row j: the binary digits of j)."""
-    index = np.arange(1 << k, dtype=np.int64)
-    bits = (index[:, None] >> np.arange(k - 1, -1, -1, dtype=np.int64)) & 1
-    return np.asarray(bits * 2 - 1, dtype=np.int64)
-
-
-def enumerate_counts(model: BnnModel, *, low_bits: int = 14) -> NDArray[np.int64]:
-    """The exact number of inputs (of all 2^n) that the network gives each label.
-
-    Equal to running :func:`bnnc.predict` on every input, in seconds for n = 25: the inputs are
-    split into high and low bits, the first block's integer pre-activations are sums of a
-    high and a low part, each neuron's output is read from a table over its reachable integer
-    pre-activations (the reference :func:`bnnc.ir.bnn.block_activation`, so exact in the model's
-    arithmetic), and the first block's output patterns are counted; the rest of the network
-    runs once per pattern that occurs.  Refused above :data:`MAX_ENUMERATE_INPUTS` inputs.
-    """
-    n = model.n_inputs
-    if n > MAX_ENUMERATE_INPUTS:
-        raise RetrainError(
-            f"enumerating 2^{n} inputs is too slow (at most {MAX_ENUMERATE_INPUTS} inputs); "
-            "count with montecarlo or approx"
-        )
-    classes = model.n_classes
-    if not model.blocks or model.blocks[0].n_out > 22:
-        # No inner block, or too many patterns to tabulate: run the reference in chunks.
-        counts = np.zeros(classes, dtype=np.int64)
-        low = min(n, 16)
-        low_bits_all = _all_signs(low) > 0
-        for high in range(1 << (n - low)):
-            high_bits = (high >> np.arange(n - low - 1, -1, -1)) & 1 > 0
-            bits = np.hstack(
-                [np.broadcast_to(high_bits, (len(low_bits_all), n - low)), low_bits_all]
-            )
-            counts += np.bincount(predict(model, bits), minlength=classes)
-        return counts
-    patterns, counts = first_layer_patterns(model, low_bits=low_bits)
-    labels = labels_from_first_layer(model, patterns)
-    return np.bincount(labels, weights=counts, minlength=classes).astype(np.int64)
-
-
-def first_layer_patterns(
-    model: BnnModel, *, low_bits: int = 14
-) -> tuple[NDArray[np.bool_], NDArray[np.int64]]:
-    """Every output pattern of the first inner block that some input produces (rows, True =
-    +1), and how many of the 2^n inputs produce it (see :func:`enumerate_counts`)."""
-    n = model.n_inputs
-    if n > MAX_ENUMERATE_INPUTS or not model.blocks or model.blocks[0].n_out > 22:
-        raise RetrainError(
-            f"cannot tabulate the first layer of a {n}-input network with "
-            f"{model.blocks[0].n_out if model.blocks else 0} hidden neurons"
-        )
-    first = model.blocks[0]
-    weights = first.weights.astype(np.int64)  # (H, n)
-    width = weights.shape[0]
-    # table[t + n, j]: output of neuron j at the integer pre-activation t (−n ≤ t ≤ n)
-    reach = np.repeat(np.arange(-n, n + 1, dtype=np.int64)[:, None], width, axis=1)
-    table = block_activation(first, reach, model.arithmetic)
-    flat = np.ascontiguousarray(table.T).reshape(-1)  # neuron-major
-    offsets = (np.arange(width, dtype=np.int32) * (2 * n + 1))[None, None, :]
-    m = min(low_bits, n)
-    pre_high = _all_signs(n - m) @ weights[:, : n - m].T  # (2^(n−m), H); one row when m = n
-    pre_low = (_all_signs(m) @ weights[:, n - m :].T + n).astype(np.int32)
-    place = np.int64(1) << np.arange(width, dtype=np.int64)
-    pattern_counts = np.zeros(1 << width, dtype=np.int64)
-    step = max(1, (1 << 20) // (1 << m))
-    for start in range(0, len(pre_high), step):
-        part = pre_high[start : start + step].astype(np.int32)
-        fires = flat[part[:, None, :] + pre_low[None, :, :] + offsets].reshape(-1, width)
-        codes = fires.astype(np.int64) @ place
-        pattern_counts += np.bincount(codes, minlength=1 << width)
-    present = np.flatnonzero(pattern_counts)
-    patterns = (present[:, None] >> np.arange(width, dtype=np.int64)) & 1 > 0
-    return np.asarray(patterns), pattern_counts[present]
-
-
-def montecarlo_counts(
-    model: BnnModel, samples: int, *, seed: int = 0, chunk: int = 100_000
-) -> NDArray[np.int64]:
-    """How many of ``samples`` uniform random inputs the network gives each label."""
-    rng = np.random.default_rng(seed)
-    counts = np.zeros(model.n_classes, dtype=np.int64)
-    done = 0
-    while done < samples:
-        size = min(chunk, samples - done)
-        bits = rng.random((size, model.n_inputs)) < 0.5
-        counts += np.bincount(predict(model, bits), minlength=model.n_classes)
-        done += size
-    return counts
 
 
 def _wilson(hits: int, total: int, z: float = 1.959964) -> tuple[float, float]:
@@ -267,13 +170,11 @@ def label_shares(
         return out
     if method not in ("approx", "exact"):
         raise RetrainError(f"unknown counting method {method!r}; choose {', '.join(COUNT_METHODS)}")
-    from bnnc.api import compile as compile_model
-    from bnnc.api import count
-
-    compiled = compile_model(model, encoding)
+    formula = compile_model(model, encoding).formula
     out = []
     for c in range(model.n_classes):
-        result = count(model, compiled, label=c, method=method, seed=seed + 1)
+        query = make_query(model, c, None)
+        result = count(formula, query, method=method, seed=seed + 1)
         low, high = result.bounds
         out.append(
             LabelShare(
@@ -434,14 +335,13 @@ def _invert(
     seed: int,
 ) -> tuple[list[NDArray[np.bool_]], list[int]]:
     """Per label, ``per_label`` CMSGen samples (validated); and the labels with none."""
-    from bnnc.api import compile as compile_model
-    from bnnc.api import sample
-
-    compiled = compile_model(model, encoding)
+    formula = compile_model(model, encoding).formula
     drawn: list[NDArray[np.bool_]] = []
     empty: list[int] = []
     for c in labels:
-        result = sample(model, compiled, label=c, n=per_label, seed=(seed + c) % 2**31)
+        query = make_query(model, c, None)
+        result = sample(model, formula, query, per_label, seed=(seed + c) % 2**31)
+        validate_samples(model, result)
         if result.interrupted:
             raise KeyboardInterrupt
         drawn.append(result.samples)

@@ -613,7 +613,8 @@ def render(
     add(
         f"Trained {one['arch']} on {one['shape']} images (binarised linear → batch norm → "
         "sign, binarised linear output) "
-        f"for {settings.big_epochs} epochs with `bnnc.training.train` in {one['train_seconds']:.1f} s: "
+        f"for {settings.big_epochs} epochs with `bnnc.training.train` "
+        f"in {one['train_seconds']:.1f} s: "
         f"**test accuracy {one['test_accuracy']:.1%}** on {one['n_test']:,} held-out images "
         f"(train {one['train_accuracy']:.1%} on {one['n_train']:,}); the paper reports about "
         f"75% for 100-20-10 on 10×10.  Model: [`{one['file']}`]({one['file']})."
@@ -735,7 +736,7 @@ def render(
         "bnnc's simulation search is checked through the formula, UNSAT can only come from "
         "CaDiCaL), and the exact number of inputs per label, **by brute force**: all "
         f"2^{n_small} = {space:,} inputs enumerated through the reference inference in "
-        f"{two['enumerate_seconds']:.1f} s (`bnnc.training.retrain.enumerate_counts`):"
+        f"{two['enumerate_seconds']:.1f} s (`bnnc.engines.enumerate.enumerate_counts`):"
     )
     add("")
     add(md_table(header, rows))
@@ -793,7 +794,8 @@ def render(
         f"{', '.join(map(str, settings.sweep_epochs))} × seeds "
         f"{'0' if settings.sweep_seeds == 1 else f'0–{settings.sweep_seeds - 1}'}, "
         "with the batch-norm statistics recalibrated on the whole training set after training "
-        "(`bnnc.training.train`'s default) or left as the running averages of training, as a PyTorch "
+        "(`bnnc.training.train`'s default) or left as the running averages of training, "
+        "as a PyTorch "
         f"model would keep them), check-sat for every label: **{len(with_unsat)} of "
         f"{len(sweep)} have an unreachable label**."
     )
