@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from functools import partial
 from itertools import product
 from math import comb
 
@@ -25,66 +25,46 @@ from pyganak import Counter
 from pysat.solvers import Solver
 
 from bnnc.encodings import (
+    DEFAULT_ENCODING,
     ENCODING_NAMES,
     Clauses,
     Encoder,
     VarPool,
     adder,
-    auto,
-    cardnet,
     direct,
     encode_at_least,
-    seqcounter,
-    totalizer,
+    encoder,
 )
-from bnnc.errors import EncodingLimitError
+from bnnc.errors import EncodingLimitError, UsageError
 
 # Test-only variants of "adder" without the totalizer fallback: name → block size.
 ADDER_VARIANTS = {"adder-net": 1, "adder-blocks": 3}
 ALL_NAMES = (*ENCODING_NAMES, *ADDER_VARIANTS)
 
 
-@contextmanager
-def adder_forced(block_size: int) -> Iterator[None]:
-    """Within the block, ``adder.encode`` never delegates and uses the given block size."""
-    saved = adder.BLOCK_SIZE, adder.TOTALIZER_MAX_N, adder.TOTALIZER_MAX_BOUND
-    adder.BLOCK_SIZE, adder.TOTALIZER_MAX_N, adder.TOTALIZER_MAX_BOUND = block_size, 0, 0
-    try:
-        yield
-    finally:
-        adder.BLOCK_SIZE, adder.TOTALIZER_MAX_N, adder.TOTALIZER_MAX_BOUND = saved
-
-
 def forced_adder(block_size: int) -> Encoder:
-    def encode(out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
-        with adder_forced(block_size):
-            return adder.encode(out, lits, bound, pool)
-
-    return encode
+    """``adder.encode`` that never delegates to the totalizer and uses the given block size."""
+    settings = adder.Settings(block_size=block_size, totalizer_max_n=0, totalizer_max_bound=0)
+    return partial(adder.encode, settings=settings)
 
 
 ENCODERS: dict[str, Encoder] = {
-    "totalizer": totalizer.encode,
-    "seqcounter": seqcounter.encode,
-    "direct": direct.encode,
-    "adder": adder.encode,
-    "cardnet": cardnet.encode,
-    "auto": auto.encode,
+    **{name: encoder(name) for name in ENCODING_NAMES},
     **{name: forced_adder(size) for name, size in ADDER_VARIANTS.items()},
 }
 
 
 def dispatch(name: str, out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
     """:func:`encode_at_least`, also for the test-only adder variants."""
-    if name in ADDER_VARIANTS:
-        with adder_forced(ADDER_VARIANTS[name]):
-            return encode_at_least("adder", out, lits, bound, pool)
-    return encode_at_least(name, out, lits, bound, pool)
+    return encode_at_least(ENCODERS[name], out, lits, bound, pool)
 
 
 def test_registry_names() -> None:
     assert set(ENCODERS) == set(ALL_NAMES)
     assert ENCODING_NAMES == ("totalizer", "seqcounter", "direct", "adder", "cardnet", "auto")
+    assert DEFAULT_ENCODING in ENCODING_NAMES
+    with pytest.raises(UsageError, match="unknown encoding 'bogus'"):
+        encoder("bogus")
 
 
 # ---------------------------------------------------------------------------------------------

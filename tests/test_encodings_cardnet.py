@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from itertools import product
 from math import comb
 
@@ -19,7 +18,7 @@ import pytest
 from pysat.solvers import Solver
 
 import bnnc
-from bnnc.encodings import Clauses, VarPool, _registry, auto, cardnet, encode_at_least
+from bnnc.encodings import Clauses, VarPool, auto, cardnet, encode_at_least, encoder
 from bnnc.training.generate import random_bnn
 
 from .test_encodings import check_clauses_wellformed, count_models, is_normalised
@@ -28,7 +27,7 @@ AC_NAMES = ("cardnet", "totalizer", "auto")
 
 
 def encoder_call(name: str, out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
-    return _registry()[name](out, lits, bound, pool)
+    return encoder(name)(out, lits, bound, pool)
 
 
 @cache
@@ -282,14 +281,14 @@ def test_auto_prefers_the_totalizer_up_to_256() -> None:
 @pytest.mark.parametrize("n", [257, 300, 400, 555, 784, 1000])
 def test_auto_small_bounds_of_wide_constraints_take_the_totalizer(n: int) -> None:
     # For bound ≤ 16 the totalizer is smaller than cardnet in variables and variables + clauses.
-    for bound in range(1, auto.TOTALIZER_MAX_BOUND + 1):
+    for bound in range(1, auto.DEFAULT.totalizer_max_bound + 1):
         assert auto.choose(n, bound) == "totalizer"
         t_vars, t_clauses = size("totalizer", n, bound)
         c_vars, c_clauses = size("cardnet", n, bound)
         assert t_vars <= c_vars and t_vars + t_clauses <= c_vars + c_clauses, (n, bound)
 
 
-def test_auto_hook_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_rule_setting() -> None:
     lits = list(range(1, 21))
     calls: list[tuple[int, int]] = []
 
@@ -297,32 +296,23 @@ def test_auto_hook_is_read_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None
         calls.append((n, bound))
         return "cardnet"
 
-    monkeypatch.setattr(auto, "RULE", rule)
-    assert encode_at_least("auto", 21, lits, 15, VarPool(21)) == encode_at_least(
+    ruled = partial(auto.encode, settings=auto.Settings(rule=rule))
+    assert encode_at_least(ruled, 21, lits, 15, VarPool(21)) == encode_at_least(
         "cardnet", 21, lits, 15, VarPool(21)
     )
     assert calls == [(20, 6)]  # the flipped, normalised bound
-    monkeypatch.setattr(auto, "RULE", lambda n, bound: "auto")
+    looping = partial(auto.encode, settings=auto.Settings(rule=lambda n, bound: "auto"))
     with pytest.raises(AssertionError, match="concrete encoding"):
-        encode_at_least("auto", 21, lits, 5, VarPool(21))
-    monkeypatch.setattr(auto, "RULE", None)
+        encode_at_least(looping, 21, lits, 5, VarPool(21))
     assert auto.choose(20, 5) == "totalizer"
-    monkeypatch.setattr(auto, "TOTALIZER_MAX_N", 10)
-    monkeypatch.setattr(auto, "TOTALIZER_MAX_BOUND", 3)
-    assert encode_at_least("auto", 21, lits, 5, VarPool(21)) == encode_at_least(
-        "cardnet", 21, lits, 5, VarPool(21)
-    )
+    narrow = auto.Settings(totalizer_max_n=10, totalizer_max_bound=3)
+    assert encode_at_least(
+        partial(auto.encode, settings=narrow), 21, lits, 5, VarPool(21)
+    ) == encode_at_least("cardnet", 21, lits, 5, VarPool(21))
 
 
-@contextmanager
-def auto_narrow() -> Iterator[None]:
-    """Within the block auto's cardnet branch starts at n = 5 and bound 2 (not 257 and 17)."""
-    saved = auto.TOTALIZER_MAX_N, auto.TOTALIZER_MAX_BOUND
-    auto.TOTALIZER_MAX_N, auto.TOTALIZER_MAX_BOUND = 4, 1
-    try:
-        yield
-    finally:
-        auto.TOTALIZER_MAX_N, auto.TOTALIZER_MAX_BOUND = saved
+# auto's cardnet branch starts at n = 5 and bound 2 here (not 257 and 17).
+NARROW = auto.Settings(totalizer_max_n=4, totalizer_max_bound=1)
 
 
 AUTO_NARROW_CASES = [
@@ -339,12 +329,11 @@ def test_auto_cardnet_branch_model_counts(n: int, k: int, via_dispatcher: bool) 
     lits = [v if v % 3 else -v for v in range(1, n + 1)]
     out = n + 1
     pool = VarPool(out)
-    with auto_narrow():
-        assert n <= 4 or k in {1, n} or auto.choose(n, min(k, n - k + 1)) == "cardnet"
-        if via_dispatcher:
-            clauses = encode_at_least("auto", out, lits, k, pool)
-        else:
-            clauses = auto.encode(out, lits, k, pool)
+    assert n <= 4 or k in {1, n} or auto.choose(n, min(k, n - k + 1), NARROW) == "cardnet"
+    if via_dispatcher:
+        clauses = encode_at_least(partial(auto.encode, settings=NARROW), out, lits, k, pool)
+    else:
+        clauses = auto.encode(out, lits, k, pool, NARROW)
     assert count_models(clauses, pool.top) == 2**n
     at_least = sum(comb(n, i) for i in range(k, n + 1))
     assert count_models(clauses, pool.top, [out]) == at_least

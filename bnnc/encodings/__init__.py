@@ -39,29 +39,43 @@ class VarPool:
 
 Encoder = Callable[[int, Sequence[int], int, VarPool], Clauses]
 
-
-def _registry() -> dict[str, Encoder]:
-    from bnnc.encodings import adder, auto, cardnet, direct, seqcounter, totalizer
-
-    return {
-        "totalizer": totalizer.encode,
-        "seqcounter": seqcounter.encode,
-        "direct": direct.encode,
-        "adder": adder.encode,
-        "cardnet": cardnet.encode,
-        "auto": auto.encode,
-    }
-
-
-ENCODING_NAMES = ("totalizer", "seqcounter", "direct", "adder", "cardnet", "auto")
+ENCODINGS: dict[str, tuple[str, str]] = {
+    # name: (module under bnnc.encodings, what it is) — the one table of encodings: the CLI's
+    # choices, the pipeline's check, the tests and docs/encodings.md all read it.  A new encoding
+    # is one module with an ``encode`` function plus one line here.
+    "totalizer": ("totalizer", "totalizer (Bailleux & Boufkhad, CP 2003)"),
+    "seqcounter": ("seqcounter", "sequential counter (Sinz, CP 2005)"),
+    "direct": ("direct", "binomial: no auxiliary variables (Frisch & Giannaros, ModRef 2010)"),
+    "adder": ("adder", "adder network, linear size (Warners 1998; Eén & Sörensson, JSAT 2006)"),
+    "cardnet": ("cardnet", "cardinality networks (Asín et al., Constraints 2011)"),
+    "auto": ("auto", "per constraint: totalizer when small, else cardnet"),
+}
+ENCODING_NAMES: tuple[str, ...] = tuple(ENCODINGS)
 DEFAULT_ENCODING = "adder"
 
 
+def encoder(name: str) -> Encoder:
+    """The ``encode`` function of the named encoding (its module is imported on first use)."""
+    from importlib import import_module
+
+    if name not in ENCODINGS:
+        from bnnc.errors import UsageError
+
+        choices = ", ".join(ENCODING_NAMES)
+        raise UsageError(
+            f"unknown encoding {name!r}; choose one of {choices}", parameter="encoding"
+        )
+    module = import_module(f"bnnc.encodings.{ENCODINGS[name][0]}")
+    function: Encoder = module.encode
+    return function
+
+
 def encode_at_least(
-    encoding: str, out: int, lits: Sequence[int], bound: int, pool: VarPool
+    encoding: str | Encoder, out: int, lits: Sequence[int], bound: int, pool: VarPool
 ) -> Clauses:
-    """Clauses for ``out ⇔ Σ lits ≥ bound`` with the named encoding."""
-    encoder = _registry()[encoding]
+    """Clauses for ``out ⇔ Σ lits ≥ bound`` with the named encoding (or an ``encode`` function,
+    e.g. an encoding with non-default settings bound by ``functools.partial``)."""
+    encode = encoder(encoding) if isinstance(encoding, str) else encoding
     n = len(lits)
     if bound <= 0:
         return [[out]]
@@ -69,5 +83,5 @@ def encode_at_least(
         return [[-out]]
     flipped = n - bound + 1
     if flipped < bound:
-        return encoder(-out, [-lit for lit in lits], flipped, pool)
-    return encoder(out, list(lits), bound, pool)
+        return encode(-out, [-lit for lit in lits], flipped, pool)
+    return encode(out, list(lits), bound, pool)

@@ -11,7 +11,7 @@ adders, and comparing a binary sum with a constant); Olivier Bailleux and Yacine
 The capped totalizer is quadratic in the fan-in when the bound is about n/2.  This encoding
 counts in binary instead, so its size is O(n) whatever the bound:
 
-1. Optional blocks (:data:`BLOCK_SIZE` b ≥ 2): the literals are split into ⌈n/b⌉ consecutive
+1. Optional blocks (``Settings.block_size`` b ≥ 2): the literals are split into ⌈n/b⌉ consecutive
    blocks of nearly equal size m ≤ b; each gets a full, uncapped totalizer
    (:func:`totalizer.unary_count`): u_r ⇔ "at least r of the block's literals are true".  Its
    count c is turned into binary without intermediate variables: bit r of c is true exactly on
@@ -39,8 +39,8 @@ Every variable is defined by full equivalence from the literals, so the encoding
 parsimonious.  Literals may repeat or occur with their negation: gate clauses fed by literals are
 cleaned (duplicate literals merged, tautologies dropped), which keeps each gate's meaning.
 
-Where the capped totalizer is no larger (measured: n ≤ :data:`TOTALIZER_MAX_N` or
-bound ≤ :data:`TOTALIZER_MAX_BOUND`), :func:`encode` delegates to :func:`totalizer.encode`;
+Where the capped totalizer is no larger (measured: n ≤ ``Settings.totalizer_max_n`` or
+bound ≤ ``Settings.totalizer_max_bound``), :func:`encode` delegates to :func:`totalizer.encode`;
 :func:`encode_network` is the construction alone.
 
 Four literals 1..4 with bound 2 and ``out`` = 5: full adder (1, 2, 3) gives sum 6 and carry 7,
@@ -70,27 +70,38 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bnnc.encodings import Clause, Clauses, VarPool, totalizer
 
-BLOCK_SIZE = 1
-"""Block size b; 1 means no blocks (literals feed the adders).  Read at call time."""
-TOTALIZER_MAX_N = 10
-"""Up to this many literals :func:`encode` uses the totalizer.  Read at call time."""
-TOTALIZER_MAX_BOUND = 3
-"""Up to this (normalised) bound :func:`encode` uses the totalizer.  Read at call time."""
+
+@dataclass(frozen=True)
+class Settings:
+    """The adder's settings (the defaults are what ``--encoding adder`` uses)."""
+
+    block_size: int = 1
+    """Block size b; 1 means no blocks (literals feed the adders)."""
+    totalizer_max_n: int = 10
+    """Up to this many literals :func:`encode` uses the totalizer."""
+    totalizer_max_bound: int = 3
+    """Up to this (normalised) bound :func:`encode` uses the totalizer."""
 
 
-def encode(out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
+DEFAULT = Settings()
+
+
+def encode(
+    out: int, lits: Sequence[int], bound: int, pool: VarPool, settings: Settings = DEFAULT
+) -> Clauses:
     """Clauses for ``out ⇔ Σ lits ≥ bound``, assuming ``1 ≤ bound ≤ len(lits) − bound + 1``.
 
     Delegates to the totalizer for few literals or a small bound, where it is no larger.
     """
     n = len(lits)
     assert 1 <= bound <= n - bound + 1, f"unnormalised bound {bound} for {n} literals"
-    if n <= TOTALIZER_MAX_N or bound <= TOTALIZER_MAX_BOUND:
+    if n <= settings.totalizer_max_n or bound <= settings.totalizer_max_bound:
         return totalizer.encode(out, lits, bound, pool)
-    return encode_network(out, lits, bound, pool, BLOCK_SIZE)
+    return encode_network(out, lits, bound, pool, settings.block_size)
 
 
 def encode_network(

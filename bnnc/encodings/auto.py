@@ -9,7 +9,7 @@ O(n log² k)); see :mod:`bnnc.encodings.totalizer` and :mod:`bnnc.encodings.card
 The rule sees only (n, bound) of each constraint, with the bound already normalised
 (1 ≤ bound ≤ n − bound + 1):
 
-* ``totalizer`` when n ≤ :data:`TOTALIZER_MAX_N` (256) or bound ≤ :data:`TOTALIZER_MAX_BOUND`
+* ``totalizer`` when n ≤ ``totalizer_max_n`` (256) or bound ≤ ``totalizer_max_bound``
   (16);
 * ``cardnet`` otherwise (wide constraints with a large bound).
 
@@ -72,47 +72,55 @@ With ``check_sat``'s default witness search by simulation, satisfiable labels of
 networks are found without the solver, and the formula's size then matters more than its
 propagation; the adder stays the default for that reason.
 
-:data:`RULE`, when set, replaces :func:`choose` (it is read at call time): a function of
-(n, bound) returning a concrete encoding name, e.g. to choose differently for a wide first
-layer and narrow later layers by width.
+``Settings.rule``, when set, replaces :func:`choose`: a function of (n, bound) returning a
+concrete encoding name, e.g. to choose differently for a wide first layer and narrow later
+layers by width (bind it with ``functools.partial(auto.encode, settings=...)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bnnc.encodings import Clauses, VarPool
 
-TOTALIZER_MAX_N = 256
-"""Up to this many literals :func:`choose` picks the totalizer whatever the bound.  Read at
-call time."""
-TOTALIZER_MAX_BOUND = 16
-"""Up to this normalised bound :func:`choose` picks the totalizer whatever n.  Read at call
-time."""
-RULE: Callable[[int, int], str] | None = None
-"""Hook: a function of (n, normalised bound) naming a concrete encoding; replaces
-:func:`choose` when set.  Read at call time."""
+
+@dataclass(frozen=True)
+class Settings:
+    """auto's settings (the defaults are what ``--encoding auto`` uses)."""
+
+    totalizer_max_n: int = 256
+    """Up to this many literals :func:`choose` picks the totalizer whatever the bound."""
+    totalizer_max_bound: int = 16
+    """Up to this normalised bound :func:`choose` picks the totalizer whatever n."""
+    rule: Callable[[int, int], str] | None = None
+    """A function of (n, normalised bound) naming a concrete encoding; replaces :func:`choose`
+    when set."""
 
 
-def choose(n: int, bound: int) -> str:
+DEFAULT = Settings()
+
+
+def choose(n: int, bound: int, settings: Settings = DEFAULT) -> str:
     """The encoding :func:`encode` uses for ``n`` literals and the normalised ``bound``.
 
     >>> choose(256, 128), choose(784, 16), choose(784, 17)
     ('totalizer', 'totalizer', 'cardnet')
     """
-    if n <= TOTALIZER_MAX_N or bound <= TOTALIZER_MAX_BOUND:
+    if n <= settings.totalizer_max_n or bound <= settings.totalizer_max_bound:
         return "totalizer"
     return "cardnet"
 
 
-def encode(out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
+def encode(
+    out: int, lits: Sequence[int], bound: int, pool: VarPool, settings: Settings = DEFAULT
+) -> Clauses:
     """Clauses for ``out ⇔ Σ lits ≥ bound``, assuming ``1 ≤ bound ≤ len(lits) − bound + 1``:
-    those of the encoding :data:`RULE` or :func:`choose` names."""
-    from bnnc.encodings import _registry
+    those of the encoding ``settings.rule`` or :func:`choose` names."""
+    from bnnc.encodings import encoder
 
     n = len(lits)
     assert 1 <= bound <= n - bound + 1, f"unnormalised bound {bound} for {n} literals"
-    name = (RULE or choose)(n, bound)
-    encoder = _registry().get(name) if name != "auto" else None
-    assert encoder is not None, f"the rule must name a concrete encoding, not {name!r}"
-    return encoder(out, lits, bound, pool)
+    name = settings.rule(n, bound) if settings.rule else choose(n, bound, settings)
+    assert name != "auto", f"the rule must name a concrete encoding, not {name!r}"
+    return encoder(name)(out, lits, bound, pool)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
-from bnnc.encodings import DEFAULT_ENCODING, ENCODING_NAMES
+from bnnc.encodings import DEFAULT_ENCODING, encoder
 from bnnc.errors import BnncError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.card import CardModel
@@ -104,9 +104,7 @@ def compile_model(
     model: BnnModel | IlpModel, encoding: str = DEFAULT_ENCODING, *, until: Stage = "cnf"
 ) -> Compilation:
     """Lower ``model`` stage by stage up to ``until``."""
-    if encoding not in ENCODING_NAMES:
-        choices = ", ".join(ENCODING_NAMES)
-        raise BnncError(f"unknown encoding {encoding!r}; choose one of {choices}")
+    encoder(encoding)  # an unknown name is a UsageError before any work
     result = Compilation(source=model, encoding=encoding)
     stop = STAGES.index(until)
     if isinstance(model, BnnModel):
