@@ -51,9 +51,12 @@ class UsageError(BnncError):
 
     exit_code = ExitCode.USAGE
 
-    def __init__(self, message: str, *, parameter: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, parameter: str | None = None, mentions: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.parameter = parameter  # the API parameter's name, which the CLI maps to a flag
+        self.mentions = mentions  # other parameters the message names (also mapped to flags)
 
 
 class EncodingLimitError(BnncError):
@@ -98,3 +101,8 @@ class ParseError(ModelError):
         line = self.source_line.rstrip("\n").expandtabs(1)
         caret = " " * (self.span.column - 1) + "^"
         return f"{head}\n  {line}\n  {caret}"
+
+
+class BnncWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. an ONNX attribute that
+    is ignored because it cannot change the result); the CLI prints ``bnnc: warning: …``."""

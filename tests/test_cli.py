@@ -165,9 +165,9 @@ def test_parse_error_names_file_line_column_without_traceback(tmp_path: Path) ->
     ("args", "code", "message"),
     [
         (["--check-sat"], 2, "--check-sat needs a query"),
-        (["--target-label", "cat"], 3, "unknown label 'cat'"),
-        (["--target-label", "7"], 3, "out of range"),
-        (["--infer", "0101"], 3, "takes 9 input bits"),
+        (["--target-label", "cat"], 2, "--target-label: unknown label 'cat'"),
+        (["--target-label", "7"], 2, "--target-label 7 is out of range"),
+        (["--infer", "0101"], 2, "--infer: the model takes 9 input bits"),
         (["--emit", "ilp", "--target-label", "1"], 2, "cannot be combined"),
     ],
 )
@@ -216,7 +216,11 @@ def test_version() -> None:
 
 
 def test_cli_offers_exactly_the_registered_encodings() -> None:
-    from bnnc.cli import EncodingName
     from bnnc.encodings import ENCODING_NAMES
 
-    assert [e.value for e in EncodingName] == list(ENCODING_NAMES)
+    for verb in ("compile", "sample", "count", "retrain"):
+        code, stdout, stderr = run(verb, "--help")
+        assert ", ".join(ENCODING_NAMES) in " ".join(stdout.split())
+    code, _, stderr = run(TINY, "--encoding", "bogus")
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr.startswith("bnnc: usage error: --encoding: unknown encoding 'bogus'; choose one")

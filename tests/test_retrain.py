@@ -16,7 +16,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import bnnc
-from bnnc.cli.retrain import CountName, retrain_command
+from bnnc.cli.retrain import retrain_command
 from bnnc.errors import BnncError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.reference import hidden_activations
@@ -300,8 +300,9 @@ def test_garbage_name_clash() -> None:
         retrain(bits, labels, bits, labels, config=TINY, digit_names=("x", GARBAGE))
 
 
-def test_count_names_mirror_methods() -> None:
-    assert tuple(c.value for c in CountName) == COUNT_METHODS
+def test_count_names_mirror_methods(mnist_files: tuple[Path, Path]) -> None:
+    code, _, stderr = invoke([*small_args(mnist_files), "--count", "bogus"])
+    assert code == 2 and f"choose {', '.join(COUNT_METHODS)}" in stderr
 
 
 # --------------------------------------------------------------------------- the command
@@ -404,7 +405,7 @@ def test_command_json(mnist_files: tuple[Path, Path]) -> None:
     [
         (["--rounds", "-1"], 2, "rounds must be ≥ 0"),
         (["--encoding", "bogus"], 2, "unknown encoding 'bogus'"),
-        (["--hidden", "x"], 2, "--hidden 'x'"),
+        (["--hidden", "x"], 2, "--hidden: 'x'"),
         (["--size", "6", "--count", "enumerate"], 2, "at most 30 inputs"),
         (["--size", "40"], 3, "image size 40"),
     ],
@@ -415,7 +416,8 @@ def test_command_errors(
     got, stdout, stderr = invoke([*small_args(mnist_files), *extra])
     assert got == code
     lines = stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("bnnc: error: ")
+    prefix = "bnnc: usage error: " if code == 2 else "bnnc: error: "
+    assert len(lines) == 1 and lines[0].startswith(prefix)
     assert message in lines[0]
     assert stdout == ""
 

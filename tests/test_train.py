@@ -278,7 +278,7 @@ def test_command_digits_csv(tmp_path: Path) -> None:
     ("args", "code", "phrase"),
     [
         (["--images", "x.gz"], 2, "--images and --labels go together"),
-        (["--data", "digits", "--labels", "y"], 2, "--labels and --test-*"),
+        (["--data", "digits", "--labels", "y"], 2, "--labels, --test-images and --test-labels"),
         (["--arch", "100-x"], 2, "architecture '100-x'"),
     ],
 )

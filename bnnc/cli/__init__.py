@@ -2,12 +2,15 @@
 
 ``bnnc MODEL …`` (no verb) is ``bnnc compile MODEL …``: compiling is what bnnc is for, and the
 short form is what build scripts call.  The other verbs are ``sample``, ``count``, ``train``
-and ``retrain``.
-Domain errors become exit codes in :func:`bnnc.cli.common.run_verb`, and only there.
+and ``retrain``.  A new verb is one module with a ``@verb()`` function plus one line in
+:data:`VERBS`.  Domain errors become exit codes in :func:`bnnc.cli.edge.run_verb`, and only
+there.  The CLI imports nothing of bnnc but ``bnnc.api`` and ``bnnc.errors`` (an import-linter
+contract checks it).
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Annotated
 
 import typer
@@ -15,7 +18,6 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from bnnc._version import __version__
-from bnnc.cli.common import EncodingName
 
 
 class _CompileByDefault(TyperGroup):
@@ -62,21 +64,17 @@ def _root(
     """Options before the verb."""
 
 
-def _register() -> None:
-    from bnnc.cli import compile as compile_verb
-    from bnnc.cli import count as count_verb
-    from bnnc.cli import sample as sample_verb
-    from bnnc.cli.retrain import retrain_command
-    from bnnc.cli.train import train_command
+VERBS = {
+    # verb: (module under bnnc.cli, its command function), in the order --help lists them.
+    "compile": ("compile", "compile_command"),
+    "sample": ("sample", "sample_command"),
+    "count": ("count", "count_command"),
+    "train": ("train", "train_command"),
+    "retrain": ("retrain", "retrain_command"),
+}
 
-    app.command("compile")(compile_verb.compile_command)
-    app.command("sample")(sample_verb.sample_command)
-    app.command("count")(count_verb.count_command)
-    app.command("train")(train_command)
-    app.command("retrain")(retrain_command)
-
-
-_register()
+for _name, (_module, _function) in VERBS.items():
+    app.command(_name)(getattr(import_module(f"bnnc.cli.{_module}"), _function))
 
 
 def main() -> None:
@@ -84,4 +82,4 @@ def main() -> None:
     app(prog_name="bnnc")
 
 
-__all__ = ["EncodingName", "app", "main"]
+__all__ = ["VERBS", "app", "main"]

@@ -10,30 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
-from bnnc.api import Model
-from bnnc.cli.common import (
+import bnnc.api as bnnc
+from bnnc.cli.edge import usage, verb
+from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
-    FixOption,
     JsonOption,
-    MaxFlipsOption,
     ModelArgument,
-    NearOption,
-    NotLabelOption,
-    ascii_image,
-    bits_text,
-    build_query,
-    echo_json,
-    parse_bits,
-    query_json,
-    run_verb,
-    usage,
-    write_output,
+    RegionOptions,
 )
-from bnnc.engines.decide import SatResult
+from bnnc.cli.show import ascii_image, bits_text, echo_json, query_json
 from bnnc.errors import ExitCode
-from bnnc.ir.bnn import BnnModel
-from bnnc.passes.lower_query import query_clauses
 
 
 class StageName(StrEnum):
@@ -49,7 +36,9 @@ class ProjectionName(StrEnum):
     show = "show"
 
 
+@verb(flags={"label": "--target-label"})
 def compile_command(
+    *,
     model_path: ModelArgument,
     output: Annotated[
         str | None,
@@ -67,10 +56,7 @@ def compile_command(
             "--target-label", "-t", help="Fix the output to this label (index or class name)."
         ),
     ] = None,
-    not_label: NotLabelOption = None,
-    fix: FixOption = None,
-    near: NearOption = None,
-    max_flips: MaxFlipsOption = None,
+    region: RegionOptions,
     check_sat: Annotated[
         bool,
         typer.Option(
@@ -105,97 +91,45 @@ def compile_command(
         bool, typer.Option("--stats", help="Print one JSON line of statistics to stderr.")
     ] = False,
     json_output: JsonOption = False,
-) -> None:
+) -> int:
     """Compile MODEL to CNF (DIMACS), or to any earlier stage with --emit; --check-sat inverts
     it, --infer runs it."""
     start = time.perf_counter()
-
-    def body() -> int:
-        return _run(
-            model_path,
-            output=output,
-            encoding=encoding.value,
-            emit=emit.value,
-            target_label=target_label,
-            not_label=not_label,
-            fix=fix,
-            near=near,
-            max_flips=max_flips,
-            check_sat=check_sat,
-            search=search,
-            infer=infer,
-            projection=projection.value,
-            map_path=map_path,
-            stats=stats,
-            json_output=json_output,
-            start=start,
-        )
-
-    run_verb(model_path, body)
-
-
-def _run(
-    model_path: Path,
-    *,
-    output: str | None,
-    encoding: str,
-    emit: str,
-    target_label: str | None,
-    not_label: str | None,
-    fix: list[str] | None,
-    near: str | None,
-    max_flips: int | None,
-    check_sat: bool,
-    search: bool,
-    infer: str | None,
-    projection: str,
-    map_path: Path | None,
-    stats: bool,
-    json_output: bool,
-    start: float,
-) -> int:
-    import bnnc
-    from bnnc.api import write_variable_map
-    from bnnc.backend.dimacs import write_dimacs
-
-    has_query = bool(target_label or not_label or fix or near)
+    has_query = bool(target_label) or region.given
     if check_sat and infer is not None:
         raise usage("use either --check-sat or --infer, not both")
     if infer is not None and has_query:
         raise usage("--infer runs one given input; it takes no label or region options")
-    if emit != "cnf" and (check_sat or infer is not None or map_path or has_query):
+    if emit is not StageName.cnf and (check_sat or infer is not None or map_path or has_query):
         raise usage(
-            f"--emit {emit} cannot be combined with --check-sat, --infer, --map or a query "
+            f"--emit {emit.value} cannot be combined with --check-sat, --infer, --map or a query "
             "(--target-label, --not-label, --fix, --near)"
         )
     if json_output and not (check_sat or infer is not None) and output in (None, "-"):
         raise usage("--json prints to stdout: write the formula to a file with -o")
 
     model = bnnc.load(model_path)
-    query = build_query(
-        model, label=target_label, not_label=not_label, fix=fix, near=near, max_flips=max_flips
+    query = bnnc.query(
+        model,
+        label=target_label,
+        not_label=region.not_label,
+        fix=region.fix or (),
+        near=region.near,
+        max_flips=region.max_flips,
     )
     if check_sat and not has_query and model.region is None:
         raise usage("--check-sat needs a query: --target-label, --not-label, --fix or --near")
-    if emit != "cnf":
-        write_output(output or "-", bnnc.emit(model, emit, encoding))
+    if emit is not StageName.cnf:
+        bnnc.write_file(output or "-", bnnc.emit(model, emit.value, encoding))
         return int(ExitCode.OK)
 
     compiled = bnnc.compile(model, encoding)
     formula = compiled.formula
     code = int(ExitCode.OK)
     if output is not None or not (check_sat or infer is not None):
-        extra = query_clauses(query, formula)
-        write_dimacs(
-            output or "-",
-            formula,
-            projection="show" if projection == "show" else "ind",
-            extra_clauses=extra.clauses,
-            num_vars=extra.num_vars,
-            query=query.describe(formula) if extra.clauses else None,
-        )
+        bnnc.write_dimacs(compiled, output or "-", projection=projection.value, query=query)
     if map_path is not None:
-        write_variable_map(compiled, map_path)
+        bnnc.write_variable_map(compiled, map_path)
     record: dict[str, Any] = {}
     if check_sat:
         result = bnnc.check_sat(model, compiled, query=query, search=search)
@@ -205,7 +139,7 @@ def _run(
             _report_sat(model, query.describe(formula), result)
         code = int(ExitCode.SAT if result.satisfiable else ExitCode.UNSAT)
     if infer is not None:
-        bits = parse_bits(infer, model.n_inputs, "--infer")
+        bits = bnnc.parse_bits(infer, model.n_inputs, "infer")
         got = bnnc.infer(model, compiled, bits)
         if json_output:
             record = {"verb": "infer", "input": bits_text(bits), "label": got}
@@ -228,24 +162,19 @@ def _run(
     return code
 
 
-def _sat_json(model: Model, result: SatResult) -> dict[str, Any]:
-    record: dict[str, Any] = {
+def _sat_json(model: bnnc.Model, result: bnnc.SatResult) -> dict[str, Any]:
+    return {
         "verb": "check-sat",
         "query": query_json(model, result.query),
         "result": "SAT" if result.satisfiable else "UNSAT",
         "witness": None if result.witness is None else bits_text(result.witness),
         "method": result.method,
         "validated": result.satisfiable,
-        "checked_by_model_itself": _framework_checks(model) and result.satisfiable,
+        "checked_by_model_itself": bnnc.checked_by_framework(model) and result.satisfiable,
     }
-    return record
 
 
-def _framework_checks(model: Model) -> bool:
-    return isinstance(model, BnnModel) and model.framework_predict is not None
-
-
-def _report_sat(model: Model, description: str, result: SatResult) -> None:
+def _report_sat(model: bnnc.Model, description: str, result: bnnc.SatResult) -> None:
     if not result.satisfiable:
         typer.echo("UNSAT")
         typer.echo(f"no input answers the query: {description}")
@@ -253,7 +182,7 @@ def _report_sat(model: Model, description: str, result: SatResult) -> None:
     assert result.witness is not None
     typer.echo("SAT")
     checked = "the reference inference"
-    if _framework_checks(model):
+    if bnnc.checked_by_framework(model):
         checked += " and the model itself"
     found = " (found by search, checked through the formula)" if result.method == "search" else ""
     typer.echo(f"input for {description}{found}, checked with {checked}:")

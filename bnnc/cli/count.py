@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from bnnc.cli.common import (
+import bnnc.api as bnnc
+from bnnc.cli.edge import usage, verb
+from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
-    FixOption,
     JsonOption,
-    MaxFlipsOption,
     ModelArgument,
-    NearOption,
-    NotLabelOption,
-    echo_json,
-    query_json,
-    run_verb,
-    usage,
+    RegionOptions,
 )
-from bnnc.engines.count import CountResult, Method
-from bnnc.errors import ExitCode, InternalError
-from bnnc.ir.cnf import CnfFormula
-from bnnc.ir.query import Query
+from bnnc.cli.show import echo_json, query_json
+from bnnc.errors import ExitCode
 
 
+@verb()
 def count_command(
+    *,
     model_path: ModelArgument,
     label: Annotated[
         str | None,
@@ -60,100 +53,40 @@ def count_command(
         float, typer.Option("--delta", help="ApproxMC confidence: holds with probability 1 − δ.")
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="ApproxMC's random seed.")] = 1,
-    not_label: NotLabelOption = None,
-    fix: FixOption = None,
-    near: NearOption = None,
-    max_flips: MaxFlipsOption = None,
+    region: RegionOptions,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
-) -> None:
+) -> int:
     """Count the inputs the network gives LABEL (or every label), exactly or approximately;
     with --fix/--near, only inputs in that region."""
-    run_verb(
-        model_path,
-        lambda: _run(
-            model_path,
-            label=label,
-            all_labels=all_labels,
-            method="approx" if approx else "enumerate" if enumerate_inputs else "exact",
-            both_methods=exact + approx + enumerate_inputs > 1,
-            epsilon=epsilon,
-            delta=delta,
-            seed=seed,
-            not_label=not_label,
-            fix=fix,
-            near=near,
-            max_flips=max_flips,
-            encoding=encoding.value,
-            json_output=json_output,
-        ),
-    )
-
-
-def _run(
-    model_path: Path,
-    *,
-    label: str | None,
-    all_labels: bool,
-    method: str,
-    both_methods: bool,
-    epsilon: float,
-    delta: float,
-    seed: int,
-    not_label: str | None,
-    fix: list[str] | None,
-    near: str | None,
-    max_flips: int | None,
-    encoding: str,
-    json_output: bool,
-) -> int:
-    import bnnc
-    from bnnc.cli.common import build_query
-    from bnnc.engines.count import count, count_by_enumeration, region_size
-
-    if both_methods:
+    if exact + approx + enumerate_inputs > 1:
         raise usage("choose one of --exact, --approx and --enumerate")
-    if all_labels and (label is not None or not_label is not None):
+    method: bnnc.CountMethod = "approx" if approx else "enumerate" if enumerate_inputs else "exact"
+    if all_labels and (label is not None or region.not_label is not None):
         raise usage("--all-labels counts every label; drop --label/--not-label")
-    if not all_labels and label is None and not_label is None and not fix and near is None:
+    if not all_labels and label is None and not region.given:
         raise usage("say what to count: --label L, --not-label L, --all-labels, or a region")
     start = time.perf_counter()
     model = bnnc.load(model_path)
-    query = build_query(
+    query = bnnc.query(
         model,
         label=label,
-        not_label=not_label,
-        fix=fix,
-        near=near,
-        max_flips=max_flips,
-        label_option="--label",
+        not_label=region.not_label,
+        fix=region.fix or (),
+        near=region.near,
+        max_flips=region.max_flips,
     )
     compiled = bnnc.compile(model, encoding)
     formula = compiled.formula
-    space = region_size(formula, query)
-    kind: Method = (
-        "approx" if method == "approx" else "enumerate" if method == "enumerate" else "exact"
-    )
-
-    def run(q: Query) -> CountResult:
-        return count(formula, q, method=kind, epsilon=epsilon, delta=delta, seed=seed, space=space)
-
-    if kind == "enumerate":
-        wanted = (
-            [replace(query, label=c) for c in range(model.n_classes)] if all_labels else [query]
-        )
-        results = count_by_enumeration(model, wanted)
-    elif all_labels:
-        results = [run(replace(query, label=c)) for c in range(model.n_classes)]
-    else:
-        results = [run(query)]
+    space = bnnc.region_size(formula, query)
     if all_labels:
-        total = sum(r.count for r in results)
-        if kind != "approx" and total != space:
-            raise InternalError(
-                f"the exact counts of all labels sum to {total}, not to the {space} inputs of "
-                "the region: the formula is not parsimonious (please report this as a bnnc bug)"
-            )
+        results = bnnc.count_every_label(
+            model, formula, query, method=method, epsilon=epsilon, delta=delta, seed=seed
+        )
+    else:
+        results = bnnc.count_queries(
+            model, formula, [query], method=method, epsilon=epsilon, delta=delta, seed=seed
+        )
     seconds = time.perf_counter() - start
 
     if json_output:
@@ -162,9 +95,9 @@ def _run(
                 "verb": "count",
                 "model": model.name,
                 "encoding": encoding,
-                "method": kind,
-                "epsilon": epsilon if kind == "approx" else None,
-                "delta": delta if kind == "approx" else None,
+                "method": method,
+                "epsilon": epsilon if method == "approx" else None,
+                "delta": delta if method == "approx" else None,
                 "query": query_json(model, query),
                 "space": space,
                 "counts": [_result_json(formula, r) for r in results],
@@ -174,9 +107,9 @@ def _run(
         )
         return int(ExitCode.OK)
 
-    region = "" if query.region.is_everything else f" ({query.region.describe()})"
-    typer.echo(f"input space{region}: {space} inputs")
-    if kind == "approx":
+    where = "" if query.region.is_everything else f" ({query.region.describe()})"
+    typer.echo(f"input space{where}: {space} inputs")
+    if method == "approx":
         typer.echo(
             f"ApproxMC estimates: with probability ≥ {1 - delta:g} each true count lies within "
             f"a factor {1 + epsilon:g} of its estimate"
@@ -189,11 +122,11 @@ def _run(
                 f"{formula.describe_label(c):<{width}}  {r.count:>22}  {r.share:>10.4%}  "
                 f"{r.seconds:.2f}"
             )
-        if kind != "approx":
+        if method != "approx":
             typer.echo(f"{'total':<{width}}  {space:>22}  {1:>10.4%}")
     else:
         r = results[0]
-        approx_mark = "≈ " if kind == "approx" else ""
+        approx_mark = "≈ " if method == "approx" else ""
         typer.echo(
             f"{query.describe(formula)}: {approx_mark}{r.count} inputs "
             f"({r.share:.4%} of the space), {r.seconds:.2f} s"
@@ -201,7 +134,7 @@ def _run(
     return int(ExitCode.OK)
 
 
-def _result_json(formula: CnfFormula, r: CountResult) -> dict[str, Any]:
+def _result_json(formula: bnnc.CnfFormula, r: bnnc.CountResult) -> dict[str, Any]:
     low, high = r.bounds
     record: dict[str, Any] = {
         "label": r.query.label,

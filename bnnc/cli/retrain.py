@@ -1,74 +1,29 @@
-"""``bnnc retrain``: garbage-class retraining (the paper's future work), measured each round.
-
-Register :func:`retrain_command` on a typer app (``app.command("retrain")(retrain_command)``).
-The heavy modules (trainer, solvers, PIL) are imported when the command runs.
-"""
+"""``bnnc retrain``: garbage-class retraining (the paper's future work), measured each round."""
 
 from __future__ import annotations
 
 import json
 import time
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from bnnc.cli.train import DataName, load_dataset
-from bnnc.errors import ExitCode, OutputError
-from bnnc.training.data import DEFAULT_THRESHOLD
+import bnnc.api as bnnc
+from bnnc.cli.edge import verb
+from bnnc.cli.options import ENCODINGS_HELP, DataOptions, JsonOption
+from bnnc.errors import ExitCode
 
-if TYPE_CHECKING:
-    pass
+__all__ = ["retrain_command"]
 
-__all__ = ["CountName", "retrain_command"]
-
-
-class CountName(StrEnum):
-    """Mirrors bnnc.training.retrain.COUNT_METHODS."""
-
-    auto = "auto"
-    enumerate = "enumerate"
-    montecarlo = "montecarlo"
-    approx = "approx"
-    exact = "exact"
-    none = "none"
+# API parameter → flag where the option carries a setting under another name.
+FLAGS = {"mc_samples": "--mc-samples", "garbage_repeat": "--garbage-repeat"}
 
 
+@verb(flags=FLAGS)
 def retrain_command(
-    data: Annotated[
-        DataName,
-        typer.Option(
-            "--data",
-            help=(
-                "mnist: MNIST IDX files (default: the t10k set in $BNNC_DATA or ../shared/data, "
-                "split i % 5 == 4 → test); digits: scikit-learn's digits CSV (8x8)."
-            ),
-        ),
-    ] = DataName.mnist,
-    images: Annotated[
-        Path | None,
-        typer.Option("--images", help="Images file: MNIST idx3-ubyte, or the digits CSV."),
-    ] = None,
-    labels: Annotated[
-        Path | None, typer.Option("--labels", help="MNIST labels file (idx1-ubyte).")
-    ] = None,
-    size: Annotated[
-        int | None,
-        typer.Option(
-            "--size",
-            help=(
-                "Area-average images to SIZE x SIZE (MNIST: default 5, whose 2^25 inputs are "
-                "counted exactly; digits: 8)."
-            ),
-        ),
-    ] = None,
-    threshold: Annotated[
-        float,
-        typer.Option(
-            "--threshold", help="After downsampling, a pixel ≥ THRESHOLD of full intensity is +1."
-        ),
-    ] = DEFAULT_THRESHOLD,
+    *,
+    data: DataOptions,
     hidden: Annotated[
         str, typer.Option("--hidden", help="Hidden layer widths, e.g. 20 or 32-16.")
     ] = "20",
@@ -110,11 +65,12 @@ def retrain_command(
         typer.Option(
             "--encoding",
             "-e",
-            help="Cardinality encoding of the formula CMSGen samples (totalizer is fastest).",
+            help="Cardinality encoding of the formula CMSGen samples (totalizer is fastest): "
+            f"{ENCODINGS_HELP}.",
         ),
     ] = "totalizer",
     count: Annotated[
-        CountName,
+        str,
         typer.Option(
             "--count",
             help=(
@@ -123,7 +79,7 @@ def retrain_command(
                 "exact (Ganak; slow), none; auto: enumerate up to 26 inputs, else montecarlo."
             ),
         ),
-    ] = CountName.auto,
+    ] = "auto",
     mc_samples: Annotated[
         int, typer.Option("--mc-samples", help="Random inputs for --count montecarlo.")
     ] = 1_000_000,
@@ -139,136 +95,47 @@ def retrain_command(
             ),
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")
-    ] = False,
-) -> None:
-    """Invert every digit label, label the samples "garbage", retrain; repeat and measure."""
-    from bnnc.cli.common import run_verb  # not at the top: bnnc.cli imports this module
-
-    run_verb(
-        None,
-        lambda: _run(
-            data=data,
-            images=images,
-            labels=labels,
-            size=size,
-            threshold=threshold,
-            hidden=hidden,
-            initial_epochs=initial_epochs,
-            rounds=rounds,
-            samples=samples,
-            probe=probe,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            garbage_repeat=garbage_repeat,
-            encoding=encoding,
-            count=count,
-            mc_samples=mc_samples,
-            seed=seed,
-            output_dir=output_dir,
-            json_output=json_output,
-        ),
-    )
-
-
-def _parse_hidden(text: str) -> tuple[int, ...]:
-    from bnnc.training.retrain import RetrainError
-
-    try:
-        widths = tuple(int(p) for p in text.replace(",", "-").split("-") if p.strip())
-    except ValueError:
-        raise RetrainError(f"--hidden {text!r}: expected widths like 20 or 32-16") from None
-    if not widths or any(w < 1 for w in widths):
-        raise RetrainError(f"--hidden {text!r}: give at least one width, every width ≥ 1")
-    return widths
-
-
-def _prepare_folder(folder: Path | None) -> None:
-    """Create the output folder before minutes of work, not after."""
-    if folder is None:
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OutputError(f"{folder}: cannot create the folder: {err.strerror or err}") from None
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: not a folder")
-
-
-def _run(
-    *,
-    data: DataName,
-    images: Path | None,
-    labels: Path | None,
-    size: int | None,
-    threshold: float,
-    hidden: str,
-    initial_epochs: int,
-    rounds: int,
-    samples: int,
-    probe: int,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    garbage_repeat: int,
-    encoding: str,
-    count: CountName,
-    mc_samples: int,
-    seed: int,
-    output_dir: Path | None,
-    json_output: bool,
+    json_output: JsonOption = False,
 ) -> int:
-    from bnnc.training.retrain import RetrainConfig, format_table, retrain, write_outputs
-
-    config = RetrainConfig(
-        rounds=rounds,
-        samples=samples,
-        probe=probe,
-        initial_epochs=initial_epochs,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        garbage_repeat=garbage_repeat,
-        encoding=encoding,
-        count=count.value,
-        mc_samples=mc_samples,
-        seed=seed,
-    )
-    config.check()  # fail before reading the data
-    widths = _parse_hidden(hidden)
-    _prepare_folder(output_dir)
-    dataset = load_dataset(data, images, labels, None, None, size, threshold, default_size=5)
-    config.check(dataset.n_inputs)
-    shape = "x".join(map(str, dataset.image_shape))
-    arch = "-".join(map(str, (dataset.n_inputs, *widths, dataset.n_classes)))
+    """Invert every digit label, label the samples "garbage", retrain; repeat and measure."""
     started = time.perf_counter()
 
     def log(message: str) -> None:
         typer.echo(f"[{time.perf_counter() - started:6.1f} s] {message}", err=True)
 
-    result = retrain(
-        dataset.train_bits,
-        dataset.train_labels,
-        dataset.test_bits,
-        dataset.test_labels,
-        hidden=widths,
-        config=config,
-        digit_names=dataset.class_names,
-        input_shape=dataset.image_shape,
-        name=f"{dataset.name}{shape}_{arch.replace('-', '_')}",
-        description=f"{arch} on {dataset.description}.",
-        log=log,
-    )
-    written = write_outputs(result, output_dir) if output_dir is not None else []
+    settings = {
+        "rounds": rounds,
+        "samples": samples,
+        "probe": probe,
+        "initial_epochs": initial_epochs,
+        "epochs": epochs,
+        "lr": lr,
+        "batch_size": batch_size,
+        "garbage_repeat": garbage_repeat,
+        "encoding": encoding,
+        "count": count,
+        "mc_samples": mc_samples,
+        "seed": seed,
+    }
+
+    def dataset() -> bnnc.Dataset:  # read after the settings are checked
+        return bnnc.load_dataset(
+            data.data,  # type: ignore[arg-type]  # checked by the option's choices
+            images=data.images,
+            labels=data.labels,
+            size=data.size,
+            threshold=data.threshold,
+            default_size=5,
+        )
+
+    run = bnnc.retrain(dataset, hidden=hidden, output_dir=output_dir, log=log, **settings)
     if json_output:
-        record = result.to_json()
-        record["written"] = [str(p) for p in written]
+        record = run.result.to_json()
+        record["written"] = [str(p) for p in run.written]
         typer.echo(json.dumps(record, sort_keys=True))
         return int(ExitCode.OK)
-    typer.echo(f"{arch} on {dataset.description}")
-    typer.echo(format_table(result))
-    for path in written:
+    typer.echo(f"{run.arch} on {run.dataset.description}")
+    typer.echo(bnnc.format_retrain_table(run.result))
+    for path in run.written:
         typer.echo(f"wrote {path}")
     return int(ExitCode.OK)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from enum import StrEnum
 from pathlib import Path
@@ -11,22 +10,16 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from bnnc.cli.common import (
-    EncodingName,
-    FixOption,
+import bnnc.api as bnnc
+from bnnc.cli.edge import usage, verb
+from bnnc.cli.options import (
+    ENCODINGS_HELP,
     JsonOption,
-    MaxFlipsOption,
     ModelArgument,
-    NearOption,
-    NotLabelOption,
+    RegionOptions,
     SeedOption,
-    ascii_image,
-    echo_json,
-    image_shape,
-    query_json,
-    run_verb,
-    usage,
 )
+from bnnc.cli.show import ascii_image, echo_json, image_shape, progress, query_json
 from bnnc.errors import ExitCode
 
 PREVIEW = 8  # samples shown on the terminal
@@ -37,7 +30,9 @@ class SamplerName(StrEnum):
     unigen = "unigen"
 
 
+@verb(flags={"n": "-n"})
 def sample_command(
+    *,
     model_path: ModelArgument,
     label: Annotated[
         str | None,
@@ -73,80 +68,34 @@ def sample_command(
         ),
     ] = SamplerName.cmsgen,
     seed: SeedOption = 0,
-    not_label: NotLabelOption = None,
-    fix: FixOption = None,
-    near: NearOption = None,
-    max_flips: MaxFlipsOption = None,
+    region: RegionOptions,
     encoding: Annotated[
-        EncodingName,
+        str,
         typer.Option(
             "--encoding",
             "-e",
-            help="Cardinality encoding.  The default, auto, picks the totalizer on all but very "
-            "wide constraints: CMSGen samples it hundreds of times faster than the adder.",
+            help=f"Cardinality encoding: {ENCODINGS_HELP}.  The default, auto, picks the "
+            "totalizer on all but very wide constraints: CMSGen samples it hundreds of times "
+            "faster than the adder.",
         ),
-    ] = EncodingName.auto,
+    ] = "auto",
     json_output: JsonOption = False,
-) -> None:
+) -> int:
     """Draw N inputs that the network gives LABEL, near-uniformly (CMSGen), each one checked
     by the reference inference (and, for ONNX, by the model itself)."""
-    run_verb(
-        model_path,
-        lambda: _run(
-            model_path,
-            label=label,
-            count=count,
-            output=output,
-            png=png,
-            unique=unique,
-            seed=seed,
-            sampler=sampler.value,
-            not_label=not_label,
-            fix=fix,
-            near=near,
-            max_flips=max_flips,
-            encoding=encoding.value,
-            json_output=json_output,
-        ),
-    )
-
-
-def _run(
-    model_path: Path,
-    *,
-    label: str | None,
-    count: int,
-    output: Path | None,
-    png: Path | None,
-    unique: bool,
-    seed: int,
-    sampler: str,
-    not_label: str | None,
-    fix: list[str] | None,
-    near: str | None,
-    max_flips: int | None,
-    encoding: str,
-    json_output: bool,
-) -> int:
-    import bnnc
-    from bnnc.backend.images import write_npy, write_png_grid
-    from bnnc.cli.common import build_query
-    from bnnc.engines.sample import sample, validate_samples
-
     if count < 1:
         raise usage("-n must be at least 1")
-    if label is None and not_label is None and not fix and near is None:
+    if label is None and not region.given:
         raise usage("say what to sample: --label (or --not-label, --fix, --near)")
     start = time.perf_counter()
     model = bnnc.load(model_path)
-    query = build_query(
+    query = bnnc.query(
         model,
         label=label,
-        not_label=not_label,
-        fix=fix,
-        near=near,
-        max_flips=max_flips,
-        label_option="--label",
+        not_label=region.not_label,
+        fix=region.fix or (),
+        near=region.near,
+        max_flips=region.max_flips,
     )
     if png is not None and image_shape(model.input_shape) is None:
         raise usage(f"--png needs 2-D inputs; this model's input shape is {model.input_shape}")
@@ -154,24 +103,25 @@ def _run(
     formula = compiled.formula
     description = query.describe(formula)
 
-    with _progress(count, description, enabled=not json_output) as advance:
-        result = sample(
+    with progress(count, f"sampling {description}", enabled=not json_output) as advance:
+        # Validation comes after the files are written: a failed validation is an error, but
+        # what was drawn is kept for the bug report.
+        result = bnnc.sample(
             model,
-            formula,
-            query,
-            count,
+            compiled,
+            query=query,
+            n=count,
             seed=seed,
             unique=unique,
-            sampler="unigen" if sampler == "unigen" else "cmsgen",
+            sampler=sampler.value,
             on_sample=advance,
+            validate=False,
         )
-    # Save first, then validate: a failed validation is an error, but what was drawn is kept
-    # for the bug report.
     if output is not None:
-        write_npy(output, result.samples, model.input_shape)
+        bnnc.save_samples(output, result.samples, model.input_shape)
     if png is not None and result.drawn:
-        write_png_grid(png, result.samples, model.input_shape)
-    validate_samples(model, result)
+        bnnc.save_png_grid(png, result.samples, model.input_shape)
+    bnnc.validate_samples(model, result)
 
     distinct = len({row.tobytes() for row in np.packbits(result.samples, axis=-1)})
     seconds = time.perf_counter() - start
@@ -188,14 +138,14 @@ def _run(
             "exhausted": result.exhausted,
             "interrupted": result.interrupted,
             "seed": seed,
-            "sampler": sampler,
+            "sampler": sampler.value,
             "samples_file": str(output) if output else None,
             "png_file": str(png) if png and result.drawn else None,
             "seconds": {"sampling": round(result.seconds, 6), "total": round(seconds, 6)},
         }
         echo_json(record)
     else:
-        _report(model.input_shape, result.samples, description, result, distinct, seconds)
+        _report(model.input_shape, description, result, distinct, seconds)
         if output is not None:
             typer.echo(f"samples written to {output}")
         if png is not None and result.drawn:
@@ -209,9 +159,8 @@ def _run(
 
 def _report(
     shape: tuple[int, ...],
-    samples: np.ndarray[Any, Any],
     description: str,
-    result: Any,
+    result: bnnc.SampleResult,
     distinct: int,
     seconds: float,
 ) -> None:
@@ -227,6 +176,7 @@ def _report(
         f"{result.drawn} samples for {description} ({distinct} distinct) in {seconds:.2f} s, "
         f"all {result.drawn} validated{how}"
     )
+    samples = result.samples
     pictures = [ascii_image(row, shape) for row in samples[:PREVIEW]]
     if pictures and pictures[0] is not None:
         height = len(pictures[0])
@@ -237,32 +187,3 @@ def _report(
             typer.echo("".join("1" if b else "0" for b in row.tolist()))
     if result.drawn > PREVIEW:
         typer.echo(f"(first {PREVIEW} of {result.drawn} shown)")
-
-
-class _progress:
-    """A rich progress bar on stderr when it is a terminal; otherwise nothing."""
-
-    def __init__(self, total: int, description: str, *, enabled: bool) -> None:
-        self.total = total
-        self.description = description
-        self.enabled = enabled and sys.stderr.isatty()
-        self._progress: Any = None
-
-    def __enter__(self) -> Any:
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self._progress = Progress(console=Console(stderr=True), transient=True)
-        self._progress.start()
-        task = self._progress.add_task(f"sampling {self.description}", total=self.total)
-
-        def advance(drawn: int) -> None:
-            self._progress.update(task, completed=drawn)
-
-        return advance
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()

@@ -1,57 +1,27 @@
-"""``bnnc train``: train a BNN of the paper's shape with numpy; write it as text and ONNX.
-
-Register :func:`train_command` on a typer app (``app.command("train")(train_command)``).
-The heavy modules (the trainer, onnx, rich) are imported when the command runs, so that
-registering it costs the other verbs nothing at start-up.
-"""
+"""``bnnc train``: train a BNN of the paper's shape with numpy; write it as text and ONNX."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from bnnc.errors import ExitCode, OutputError
-from bnnc.training.data import DEFAULT_THRESHOLD
+import bnnc.api as bnnc
+from bnnc.cli.edge import verb
+from bnnc.cli.options import DataOptions, JsonOption
+from bnnc.errors import ExitCode
 
-if TYPE_CHECKING:
-    from bnnc.training.data import Dataset
-    from bnnc.training.train import Progress
-
-__all__ = ["DataName", "train_command"]
+__all__ = ["train_command"]
 
 
-class DataName(StrEnum):
-    mnist = "mnist"
-    digits = "digits"
-
-
+@verb(flags={"onnx": "--onnx"})
 def train_command(
-    data: Annotated[
-        DataName,
-        typer.Option(
-            "--data",
-            help=(
-                "mnist: MNIST IDX files (default: the t10k set in $BNNC_DATA or ../shared/data, "
-                "split i % 5 == 4 → test); digits: scikit-learn's digits CSV (8x8)."
-            ),
-        ),
-    ] = DataName.mnist,
-    images: Annotated[
-        Path | None,
-        typer.Option(
-            "--images",
-            help="Images file: MNIST idx3-ubyte (gzipped or not), or the digits CSV.",
-        ),
-    ] = None,
-    labels: Annotated[
-        Path | None, typer.Option("--labels", help="MNIST labels file (idx1-ubyte).")
-    ] = None,
+    *,
+    data: DataOptions,
     test_images: Annotated[
         Path | None,
         typer.Option(
@@ -62,19 +32,6 @@ def train_command(
     test_labels: Annotated[
         Path | None, typer.Option("--test-labels", help="MNIST test labels (with --test-images).")
     ] = None,
-    size: Annotated[
-        int | None,
-        typer.Option(
-            "--size",
-            help="Area-average images to SIZE x SIZE (MNIST: default 10; 28 = as is; digits: 8).",
-        ),
-    ] = None,
-    threshold: Annotated[
-        float,
-        typer.Option(
-            "--threshold", help="After downsampling, a pixel ≥ THRESHOLD of full intensity is +1."
-        ),
-    ] = DEFAULT_THRESHOLD,
     arch: Annotated[
         str | None,
         typer.Option("--arch", help="Layer widths inputs-hidden…-classes (default: INPUTS-20-10)."),
@@ -96,158 +53,54 @@ def train_command(
             help="Also write it as ONNX (input: image [N, H, W], pixel ≥ THRESHOLD is +1).",
         ),
     ] = None,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")
-    ] = False,
-) -> None:
+    json_output: JsonOption = False,
+) -> int:
     """Train a BNN (binarised linear → batch norm → sign blocks, linear output) with numpy."""
-    from bnnc.cli.common import run_verb  # not at the top: bnnc.cli imports this module
 
-    run_verb(
-        None,
-        lambda: _run(
-            data=data,
-            images=images,
-            labels=labels,
+    def dataset() -> bnnc.Dataset:  # read after the settings are checked
+        return bnnc.load_dataset(
+            data.data,  # type: ignore[arg-type]  # checked by the option's choices
+            images=data.images,
+            labels=data.labels,
             test_images=test_images,
             test_labels=test_labels,
-            size=size,
-            threshold=threshold,
-            arch=arch,
-            epochs=epochs,
-            seed=seed,
-            lr=lr,
-            batch_size=batch_size,
-            output=output,
-            onnx_path=onnx_path,
-            json_output=json_output,
-        ),
-    )
-
-
-def load_dataset(
-    data: DataName,
-    images: Path | None,
-    labels: Path | None,
-    test_images: Path | None,
-    test_labels: Path | None,
-    size: int | None,
-    threshold: float,
-    *,
-    default_size: int = 10,
-) -> Dataset:
-    """The dataset the --data/--images/--labels/--test-* options describe (also for retrain)."""
-    from bnnc.cli.common import usage
-    from bnnc.training.data import load_digits, load_mnist
-
-    if data is DataName.digits:
-        if labels is not None or test_images is not None or test_labels is not None:
-            raise usage("--data digits reads one CSV (--images); --labels and --test-* are MNIST's")
-        return load_digits(images, size=size, threshold=threshold)
-    if (images is None) != (labels is None):
-        raise usage("--images and --labels go together")
-    if (test_images is None) != (test_labels is None):
-        raise usage("--test-images and --test-labels go together")
-    if test_images is not None and images is None:
-        raise usage("--test-images needs --images and --labels for the training data")
-    return load_mnist(
-        images,
-        labels,
-        size=default_size if size is None else size,
-        threshold=threshold,
-        test_images_path=test_images,
-        test_labels_path=test_labels,
-    )
-
-
-def _finite(value: float | None) -> float | None:
-    """JSON has no NaN: an accuracy over no samples is null."""
-    return None if value is None or value != value else value
-
-
-def _check_writable(path: Path | None) -> None:
-    """Fail before training, not after, when an output's folder does not exist."""
-    if path is not None and not path.parent.is_dir():
-        raise OutputError(f"{path}: cannot write: no such directory {str(path.parent)!r}")
-
-
-def _run(
-    *,
-    data: DataName,
-    images: Path | None,
-    labels: Path | None,
-    test_images: Path | None,
-    test_labels: Path | None,
-    size: int | None,
-    threshold: float,
-    arch: str | None,
-    epochs: int,
-    seed: int,
-    lr: float,
-    batch_size: int,
-    output: Path | None,
-    onnx_path: Path | None,
-    json_output: bool,
-) -> int:
-    from bnnc.backend.onnx_export import save_onnx, save_text
-    from bnnc.training.train import TrainConfig, TrainError, accuracy, parse_arch, train
-
-    _check_writable(output)
-    _check_writable(onnx_path)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-    config.check()
-    given = parse_arch(arch) if arch is not None else None  # fail before reading the data
-    dataset = load_dataset(data, images, labels, test_images, test_labels, size, threshold)
-    widths = given or (dataset.n_inputs, 20, dataset.n_classes)
-    shape = "x".join(map(str, dataset.image_shape))
-    arch_text = "-".join(map(str, widths))
-    if widths[0] != dataset.n_inputs:
-        raise TrainError(
-            f"--arch {arch_text} takes {widths[0]} inputs, the {shape} images have "
-            f"{dataset.n_inputs}; use --arch {dataset.n_inputs}-{'-'.join(map(str, widths[1:]))}"
+            size=data.size,
+            threshold=data.threshold,
         )
-    if widths[-1] != dataset.n_classes:
-        raise TrainError(
-            f"--arch {arch_text} has {widths[-1]} classes, the data have {dataset.n_classes}"
-        )
-    name = f"{dataset.name}{shape}_{arch_text.replace('-', '_')}"
+
     with _ProgressBar() as report:
-        result = train(
-            dataset.train_bits,
-            dataset.train_labels,
-            widths,
-            config=config,
-            test=(dataset.test_bits, dataset.test_labels),
+        run = bnnc.train(
+            dataset,
+            arch=arch,
+            output=output,
+            onnx=onnx_path,
+            threshold=data.threshold,
             progress=report,
-            input_shape=dataset.image_shape,
-            class_names=dataset.class_names,
-            name=name,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
         )
-    model = result.model
-    train_acc = accuracy(model, dataset.train_bits, dataset.train_labels)
-    test_acc = accuracy(model, dataset.test_bits, dataset.test_labels)
-    if output is not None:
-        save_text(model, output)
-    if onnx_path is not None:
-        save_onnx(model, onnx_path, threshold=threshold)
-    n_train, n_test = len(dataset.train_labels), len(dataset.test_labels)
+    train_data = run.dataset
+    arch_text = "-".join(map(str, run.widths))
+    n_train, n_test = len(train_data.train_labels), len(train_data.test_labels)
     if json_output:
         record: dict[str, Any] = {
-            "data": dataset.name,
-            "description": dataset.description,
-            "image_shape": list(dataset.image_shape),
-            "threshold": threshold,
-            "arch": list(widths),
-            "model": name,
+            "data": train_data.name,
+            "description": train_data.description,
+            "image_shape": list(train_data.image_shape),
+            "threshold": data.threshold,
+            "arch": list(run.widths),
+            "model": run.model.name,
             "epochs": epochs,
             "seed": seed,
             "lr": lr,
             "batch_size": batch_size,
             "train_samples": n_train,
             "test_samples": n_test,
-            "train_accuracy": _finite(train_acc),
-            "test_accuracy": _finite(test_acc),
-            "seconds": round(result.seconds, 3),
+            "train_accuracy": _finite(run.train_accuracy),
+            "test_accuracy": _finite(run.test_accuracy),
+            "seconds": round(run.result.seconds, 3),
             "history": [
                 {
                     "epoch": h.epoch,
@@ -255,24 +108,30 @@ def _run(
                     "batch_accuracy": h.train_accuracy,
                     "test_accuracy": _finite(h.test_accuracy),
                 }
-                for h in result.history
+                for h in run.result.history
             ],
             "output": str(output) if output is not None else None,
             "onnx": str(onnx_path) if onnx_path is not None else None,
         }
         typer.echo(json.dumps(record, sort_keys=True))
         return int(ExitCode.OK)
-    typer.echo(f"data: {dataset.description}")
+    typer.echo(f"data: {train_data.description}")
     typer.echo(
-        f"trained {arch_text} for {epochs} epochs in {result.seconds:.1f} s "
+        f"trained {arch_text} for {epochs} epochs in {run.result.seconds:.1f} s "
         f"(seed {seed}, lr {lr}, batch size {batch_size})"
     )
+    train_acc, test_acc = run.train_accuracy, run.test_accuracy
     typer.echo(f"train accuracy {train_acc:.2%} ({round(train_acc * n_train)}/{n_train})")
     typer.echo(f"test accuracy {test_acc:.2%} ({round(test_acc * n_test)}/{n_test})")
     for path in (output, onnx_path):
         if path is not None:
             typer.echo(f"wrote {path}")
     return int(ExitCode.OK)
+
+
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN: an accuracy over no samples is null."""
+    return None if value is None or value != value else value
 
 
 class _ProgressBar:
@@ -304,7 +163,7 @@ class _ProgressBar:
     def __exit__(self, *exc: object) -> None:
         self._bar.stop()
 
-    def __call__(self, step: Progress) -> None:
+    def __call__(self, step: bnnc.TrainProgress) -> None:
         total = step.epochs * step.batches
         done = (step.epoch - 1) * step.batches + step.batch
         if self._task is None:

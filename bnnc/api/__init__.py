@@ -1,53 +1,120 @@
-"""The Python API: the CLI's verbs as functions (re-exported from ``bnnc``)."""
+"""The Python API: everything a verb does, as functions with the same arguments (re-exported
+from ``bnnc``).  The command line (``bnnc.cli``) is a thin layer over this module and imports
+nothing else of bnnc but the errors.
+
+>>> import bnnc
+>>> model = bnnc.load("examples/tiny.bnn")
+>>> compiled = bnnc.compile(model, "totalizer")
+>>> query = bnnc.query(model, label="bar", fix=["0-2=1"])
+>>> bnnc.check_sat(model, compiled, query=query).satisfiable
+True
+"""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bnnc.backend.dimacs import Projection, format_dimacs
+from bnnc.api.inversion import (
+    CountMethod,
+    count_every_label,
+    count_queries,
+    save_png_grid,
+    save_samples,
+)
+from bnnc.api.training import (
+    DATA_NAMES,
+    RetrainRun,
+    TrainRun,
+    load_dataset,
+    retrain,
+    train,
+)
+from bnnc.backend.dimacs import DimacsOptions, Projection, format_dimacs
 from bnnc.backend.dimacs import variable_map as _variable_map
 from bnnc.backend.dimacs import write_dimacs as _write_dimacs
-from bnnc.encodings import DEFAULT_ENCODING
-from bnnc.engines.count import CountResult, Method
+from bnnc.backend.onnx_export import save_onnx, save_text
+from bnnc.encodings import DEFAULT_ENCODING, ENCODING_NAMES, ENCODINGS
+from bnnc.engines.count import CountResult, Method, region_size
 from bnnc.engines.decide import SatResult, make_query
 from bnnc.engines.decide import check_sat as _check_sat
 from bnnc.engines.decide import infer as _infer
-from bnnc.engines.sample import SampleResult
-from bnnc.errors import BnncError
+from bnnc.engines.sample import Sampler, SampleResult, validate_samples
+from bnnc.errors import BnncError, UsageError
+from bnnc.frontend.query import build_query as query
+from bnnc.frontend.query import parse_bits, parse_label
 from bnnc.io import write_atomic
 from bnnc.ir.bnn import BnnModel
+from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 from bnnc.ir.reference import predict as _predict
 from bnnc.ir.region import Region
+from bnnc.passes.lower_query import query_clauses
 from bnnc.passes.pipeline import Compilation, Stage, compile_model
+from bnnc.training.data import DEFAULT_THRESHOLD, Dataset
+from bnnc.training.retrain import COUNT_METHODS as RETRAIN_COUNT_METHODS
+from bnnc.training.retrain import format_table as format_retrain_table
+from bnnc.training.train import Progress as TrainProgress
 
 Model = BnnModel | IlpModel
 TEXT_SUFFIXES = (".bnn", ".txt")
 
 __all__ = [
+    "DATA_NAMES",
+    "DEFAULT_ENCODING",
+    "DEFAULT_THRESHOLD",
+    "ENCODINGS",
+    "ENCODING_NAMES",
+    "RETRAIN_COUNT_METHODS",
+    "CnfFormula",
     "Compilation",
+    "CountMethod",
     "CountResult",
+    "Dataset",
+    "Model",
     "Query",
     "Region",
+    "RetrainRun",
     "SampleResult",
     "SatResult",
+    "TrainProgress",
+    "TrainRun",
     "check_sat",
+    "checked_by_framework",
     "compile",
     "count",
+    "count_every_label",
+    "count_queries",
     "emit",
+    "format_retrain_table",
     "infer",
     "load",
+    "load_dataset",
+    "parse_bits",
+    "parse_label",
     "predict",
+    "query",
+    "region_size",
+    "retrain",
     "sample",
+    "save_onnx",
+    "save_png_grid",
+    "save_samples",
+    "save_text",
     "to_dimacs",
+    "train",
+    "validate_samples",
     "variable_map",
     "write_dimacs",
+    "write_file",
+    "write_variable_map",
 ]
 
 
@@ -108,10 +175,17 @@ def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: A
 
 
 def to_dimacs(
-    compiled: Compilation, *, projection: Projection = "ind", target_label: int | None = None
+    compiled: Compilation,
+    *,
+    projection: Projection = "ind",
+    target_label: int | None = None,
+    query: Query | None = None,
 ) -> str:
-    """The DIMACS text of a compilation, optionally with the output fixed to ``target_label``."""
-    return format_dimacs(compiled.formula, projection=projection, target_label=target_label)
+    """The DIMACS text of a compilation, optionally with the output fixed to ``target_label``
+    and with the clauses of ``query`` (a region, a label to hit or avoid)."""
+    return format_dimacs(
+        compiled.formula, **_dimacs_options(compiled, projection, target_label, query)
+    )
 
 
 def write_dimacs(
@@ -120,10 +194,29 @@ def write_dimacs(
     *,
     projection: Projection = "ind",
     target_label: int | None = None,
+    query: Query | None = None,
 ) -> None:
     """Write the DIMACS file atomically (no partial file on error or interrupt), streaming it
-    block by block (``-`` writes to stdout)."""
-    _write_dimacs(path, compiled.formula, projection=projection, target_label=target_label)
+    block by block (``-`` writes to stdout); options as in :func:`to_dimacs`."""
+    options = _dimacs_options(compiled, projection, target_label, query)
+    _write_dimacs(path, compiled.formula, **options)
+
+
+def _dimacs_options(
+    compiled: Compilation, projection: Projection, target_label: int | None, query: Query | None
+) -> DimacsOptions:
+    if projection not in ("ind", "show"):
+        raise UsageError(
+            f"unknown projection {projection!r}; choose ind or show", parameter="projection"
+        )
+    options: DimacsOptions = {"projection": projection, "target_label": target_label}
+    if query is not None:
+        formula = compiled.formula
+        extra = query_clauses(query, formula)
+        options["extra_clauses"] = extra.clauses
+        options["num_vars"] = extra.num_vars
+        options["query"] = query.describe(formula) if extra.clauses else None
+    return options
 
 
 def variable_map(compiled: Compilation) -> dict[str, Any]:
@@ -131,6 +224,15 @@ def variable_map(compiled: Compilation) -> dict[str, Any]:
     source = compiled.source
     conditions = source.input_conditions if isinstance(source, BnnModel) else None
     return _variable_map(compiled.formula, conditions)
+
+
+def write_file(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (never a partial file), or to stdout for ``-``."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_atomic(path, text)
 
 
 def write_variable_map(compiled: Compilation, path: str | Path) -> None:
@@ -163,17 +265,30 @@ def sample(
     n: int = 10,
     seed: int = 0,
     unique: bool = False,
+    sampler: Sampler = "cmsgen",
+    on_sample: Callable[[int], None] | None = None,
+    validate: bool = True,
 ) -> SampleResult:
-    """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with CMSGen;
-    every sample is checked by the reference (InternalError if one fails)."""
+    """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with
+    ``sampler`` (CMSGen: fast, no uniformity guarantee; UniGen: almost-uniform);
+    ``on_sample(drawn)`` is called after each draw.  Every sample is checked by the reference
+    (InternalError if one fails) unless ``validate=False`` (then call
+    :func:`validate_samples` yourself)."""
     from bnnc.engines.sample import sample as _sample
-    from bnnc.engines.sample import validate_samples
 
     compiled = compiled or compile(model)
     result = _sample(
-        model, compiled.formula, make_query(model, label, query), n, seed=seed, unique=unique
+        model,
+        compiled.formula,
+        make_query(model, label, query),
+        n,
+        seed=seed,
+        unique=unique,
+        sampler=sampler,
+        on_sample=on_sample,
     )
-    validate_samples(model, result)
+    if validate:
+        validate_samples(model, result)
     return result
 
 
@@ -201,6 +316,12 @@ def count(
         delta=delta,
         seed=seed,
     )
+
+
+def checked_by_framework(model: Model) -> bool:
+    """Whether witnesses and samples of ``model`` are also checked by the model's own framework
+    (onnxruntime for ONNX models), not only by the reference inference."""
+    return isinstance(model, BnnModel) and model.framework_predict is not None
 
 
 def infer(model: Model, compiled: Compilation | None, bits: ArrayLike) -> int:

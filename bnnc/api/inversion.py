@@ -1,0 +1,82 @@
+"""Inversion results to files and tables: what ``bnnc sample`` and ``bnnc count`` add to the
+engines (every label's count with the parsimony check; samples as .npy and PNG)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bnnc.backend.images import write_npy, write_png_grid
+from bnnc.engines.count import CountResult, count, count_by_enumeration, region_size
+from bnnc.errors import InternalError
+from bnnc.ir.bnn import BnnModel
+from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.ilp import IlpModel
+from bnnc.ir.query import Query
+
+CountMethod = Literal["exact", "approx", "enumerate"]
+
+
+def count_queries(
+    model: BnnModel | IlpModel,
+    formula: CnfFormula,
+    queries: list[Query],
+    *,
+    method: CountMethod = "exact",
+    epsilon: float = 0.8,
+    delta: float = 0.2,
+    seed: int = 1,
+) -> list[CountResult]:
+    """Count each query (over one region) with ``method``: Ganak (``exact``), ApproxMC
+    (``approx``) or the reference over every input of the region (``enumerate``)."""
+    if method == "enumerate":
+        return count_by_enumeration(model, queries)
+    space = region_size(formula, queries[0]) if queries else 0
+    return [
+        count(formula, q, method=method, epsilon=epsilon, delta=delta, seed=seed, space=space)
+        for q in queries
+    ]
+
+
+def count_every_label(
+    model: BnnModel | IlpModel,
+    formula: CnfFormula,
+    query: Query,
+    *,
+    method: CountMethod = "exact",
+    epsilon: float = 0.8,
+    delta: float = 0.2,
+    seed: int = 1,
+) -> list[CountResult]:
+    """The count of every label over the query's region; exact counts are checked to sum to the
+    region's size (a formula that is not parsimonious would fail here)."""
+    wanted = [replace(query, label=c, not_label=None) for c in range(model.n_classes)]
+    results = count_queries(
+        model, formula, wanted, method=method, epsilon=epsilon, delta=delta, seed=seed
+    )
+    space = region_size(formula, query)
+    total = sum(r.count for r in results)
+    if method != "approx" and total != space:
+        raise InternalError(
+            f"the exact counts of all labels sum to {total}, not to the {space} inputs of "
+            "the region: the formula is not parsimonious (please report this as a bnnc bug)"
+        )
+    return results
+
+
+def save_samples(
+    path: str | Path, samples: NDArray[np.bool_], input_shape: tuple[int, ...]
+) -> None:
+    """Samples as .npy: shape (N, *input shape), values −1/+1 (int8), written atomically."""
+    write_npy(path, samples, input_shape)
+
+
+def save_png_grid(
+    path: str | Path, samples: NDArray[np.bool_], input_shape: tuple[int, ...]
+) -> None:
+    """A PNG grid of 2-D samples, written atomically."""
+    write_png_grid(path, samples, input_shape)
