@@ -73,7 +73,7 @@ def encode(out: int, lits: Sequence[int], bound: int, pool: VarPool) -> Clauses:
         raise EncodingLimitError(
             f"direct encoding needs C({n},{bound}) + C({n},{false_needed}) = "
             f"{_fmt_count(count)} clauses (limit {DIRECT_CLAUSE_LIMIT:,}); "
-            "use --encoding adder (the default) or totalizer"
+            "use the adder encoding (the default) or the totalizer"
         )
 
     clauses: Clauses = []

@@ -24,7 +24,7 @@ from math import comb
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bnnc.errors import ModelError
+from bnnc.errors import ModelError, UsageError
 from bnnc.ir.tensor import frozen
 
 FREE = -1  # value of a free bit in Region.fixed
@@ -65,7 +65,7 @@ class Region:
         """The inputs within ``max_flips`` flips of ``center`` (bits, True = +1)."""
         bits = np.asarray(center, dtype=bool).reshape(-1)
         if max_flips < 0:
-            raise ModelError(f"--max-flips must be at least 0, got {max_flips}")
+            raise UsageError(f"max_flips must be at least 0, got {max_flips}", parameter="max_flips")
         ball = Ball(frozen(bits, np.bool_), max_flips)
         return Region(bits.size, Region.everything(bits.size).fixed, (ball,))
 

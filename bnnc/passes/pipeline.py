@@ -6,6 +6,7 @@ failure with the pass's name in its message (onnx-ir style), keeping the error's
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from collections.abc import Callable
@@ -75,11 +76,14 @@ def _run(name: str, fn: Callable[[In], Out], arg: In, timings: dict[str, float])
         result = fn(arg)
         result.verify()
     except BnncError as err:
-        # Keep the error's type (and exit code) so callers can catch e.g. EncodingLimitError;
-        # add the pass name so a broken invariant names its culprit.
-        if not err.message.startswith("in pass "):
-            err.message = f"in pass {name}: {err.message}"
-        raise
+        # The same type of error (and exit code), so that callers can still catch e.g.
+        # EncodingLimitError, naming the pass so that a broken invariant names its culprit;
+        # chained to the original, which is left as it was.
+        if err.message.startswith("in pass "):
+            raise
+        named = copy.copy(err)
+        named.message = f"in pass {name}: {err.message}"
+        raise named from err
     timings[name] = time.perf_counter() - start
     return result
 
