@@ -17,6 +17,12 @@ from typer.testing import CliRunner
 
 import bnnc
 from bnnc.cli.retrain import CountName, retrain_command
+from bnnc.engines.enumerate import (
+    enumerate_counts,
+    first_layer_patterns,
+    labels_from_first_layer,
+    montecarlo_counts,
+)
 from bnnc.errors import BnncError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.reference import hidden_activations
@@ -27,13 +33,9 @@ from bnnc.training.retrain import (
     RetrainConfig,
     RetrainError,
     RetrainResult,
-    enumerate_counts,
-    first_layer_patterns,
     format_markdown,
     format_table,
     label_shares,
-    labels_from_first_layer,
-    montecarlo_counts,
     nearest_distance,
     retrain,
     write_outputs,

@@ -37,20 +37,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bnnc
-from bnnc.backend.dimacs import write_atomic
 from bnnc.backend.images import image_grid, png_bytes
 from bnnc.backend.onnx_export import save_text
+from bnnc.engines.enumerate import (
+    enumerate_counts,
+    first_layer_patterns,
+    labels_from_first_layer,
+    montecarlo_counts,
+)
 from bnnc.errors import BnncError
+from bnnc.io import write_atomic
 from bnnc.ir.bnn import BnnModel
 from bnnc.training.data import DataError, Dataset, data_dir, load_mnist
 from bnnc.training.retrain import (
     RetrainConfig,
     RetrainResult,
-    enumerate_counts,
-    first_layer_patterns,
     format_markdown,
-    labels_from_first_layer,
-    montecarlo_counts,
     nearest_distance,
     retrain,
     write_outputs,
