@@ -65,8 +65,8 @@ class RetrainConfig:
             raise RetrainError(f"mc_samples must be ≥ 1, got {self.mc_samples}")
         if n_inputs is not None and self.count == "enumerate" and n_inputs > MAX_ENUMERATE_INPUTS:
             raise RetrainError(
-                f"--count enumerate handles at most {MAX_ENUMERATE_INPUTS} inputs, the network "
-                f"has {n_inputs}; use montecarlo or approx"
+                f"counting by enumeration handles at most {MAX_ENUMERATE_INPUTS} inputs, the "
+                f"network has {n_inputs}; use montecarlo or approx"
             )
         TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=self.seed
