@@ -36,6 +36,11 @@ Training (full-precision shadow weights, as in BinaryNet):
 The trained network is a :class:`bnnc.ir.bnn.BnnModel` in float64 with the training's eps; the
 accuracies reported are those of its reference inference (:func:`bnnc.predict`), i.e. of the
 network bnnc compiles.
+
+One module, a little over the usual size on purpose: the loop (:func:`train`), the
+straight-through gradients (``_step``) and Adam (``_adam``) read and update the same
+:class:`TrainState` arrays in one step, and are easier to check against the rules above side by
+side than spread over files.
 """
 
 from __future__ import annotations
