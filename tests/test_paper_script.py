@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import bnnc
+from bnnc.engines.enumerate import enumerate_counts
 from bnnc.training.generate import random_bnn
-from bnnc.training.retrain import RetrainConfig, enumerate_counts
+from bnnc.training.retrain import RetrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "examples" / "paper" / "reproduce.py"

@@ -65,7 +65,9 @@ class Region:
         """The inputs within ``max_flips`` flips of ``center`` (bits, True = +1)."""
         bits = np.asarray(center, dtype=bool).reshape(-1)
         if max_flips < 0:
-            raise UsageError(f"max_flips must be at least 0, got {max_flips}", parameter="max_flips")
+            raise UsageError(
+                f"max_flips must be at least 0, got {max_flips}", parameter="max_flips"
+            )
         ball = Ball(frozen(bits, np.bool_), max_flips)
         return Region(bits.size, Region.everything(bits.size).fixed, (ball,))
 

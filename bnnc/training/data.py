@@ -356,7 +356,7 @@ def load_mnist(
         for file in (images_file, labels_file):
             if not file.exists():
                 raise DataError(
-                    f"no such file; point --images/--labels at a copy of the MNIST IDX files "
+                    f"no such file; give the paths of a copy of the MNIST IDX files "
                     f"or set {DATA_ENV} to the folder holding {MNIST_IMAGES} and {MNIST_LABELS}",
                     where=str(file),
                 )
@@ -419,7 +419,7 @@ def load_digits(
     file = Path(path) if path is not None else data_dir() / DIGITS_FILE
     if path is None and not file.exists():
         raise DataError(
-            f"no such file; point --images at a copy of scikit-learn's digits.csv.gz or set "
+            f"no such file; give the path of a copy of scikit-learn's digits.csv.gz or set "
             f"{DATA_ENV} to the folder holding {DIGITS_FILE}",
             where=str(file),
         )

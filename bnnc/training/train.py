@@ -36,6 +36,11 @@ Training (full-precision shadow weights, as in BinaryNet):
 The trained network is a :class:`bnnc.ir.bnn.BnnModel` in float64 with the training's eps; the
 accuracies reported are those of its reference inference (:func:`bnnc.predict`), i.e. of the
 network bnnc compiles.
+
+One module, a little over the usual size on purpose: the loop (:func:`train`), the
+straight-through gradients (``_step``) and Adam (``_adam``) read and update the same
+:class:`TrainState` arrays in one step, and are easier to check against the rules above side by
+side than spread over files.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from bnnc.errors import BnncError, ExitCode
+from bnnc.errors import UsageError
 from bnnc.ir.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.reference import predict
 from bnnc.ir.tensor import frozen, ternary
@@ -70,10 +75,8 @@ __all__ = [
 Array = NDArray[np.float64]
 
 
-class TrainError(BnncError):
+class TrainError(UsageError):
     """Bad training parameters or data that do not fit the architecture (exit code 2)."""
-
-    exit_code = ExitCode.USAGE
 
 
 def parse_arch(text: str) -> tuple[int, ...]:
@@ -83,11 +86,13 @@ def parse_arch(text: str) -> tuple[int, ...]:
         widths = tuple(int(p) for p in parts)
     except ValueError:
         raise TrainError(
-            f"architecture {text!r}: expected widths like 100-20-10 (inputs-hidden-...-classes)"
+            f"architecture {text!r}: expected widths like 100-20-10 (inputs-hidden-...-classes)",
+            parameter="arch",
         ) from None
     if len(widths) < 2 or any(w < 1 for w in widths):
         raise TrainError(
-            f"architecture {text!r}: need at least inputs and classes, every width ≥ 1"
+            f"architecture {text!r}: need at least inputs and classes, every width ≥ 1",
+            parameter="arch",
         )
     return widths
 
@@ -114,11 +119,14 @@ class TrainConfig:
 
     def check(self) -> None:
         if self.epochs < 0:
-            raise TrainError(f"epochs must be ≥ 0, got {self.epochs}")
+            raise TrainError(f"epochs must be ≥ 0, got {self.epochs}", parameter="epochs")
         if self.batch_size < 2:
-            raise TrainError(f"the batch size must be ≥ 2 (batch norm), got {self.batch_size}")
+            raise TrainError(
+                f"the batch size must be ≥ 2 (batch norm), got {self.batch_size}",
+                parameter="batch_size",
+            )
         if not (np.isfinite(self.lr) and self.lr > 0):
-            raise TrainError(f"the learning rate must be > 0, got {self.lr}")
+            raise TrainError(f"the learning rate must be > 0, got {self.lr}", parameter="lr")
         if not 0 <= self.final_lr <= 1:
             raise TrainError(f"final_lr must lie in [0, 1], got {self.final_lr}")
         if not 0 < self.momentum <= 1:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,26 +36,31 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bnnc
-from bnnc.backend.dimacs import write_atomic
 from bnnc.backend.images import image_grid, png_bytes
 from bnnc.backend.onnx_export import save_text
+from bnnc.engines.enumerate import (
+    enumerate_counts,
+    first_layer_patterns,
+    labels_from_first_layer,
+    montecarlo_counts,
+)
 from bnnc.errors import BnncError
+from bnnc.io import write_atomic
 from bnnc.ir.bnn import BnnModel
 from bnnc.training.data import DataError, Dataset, data_dir, load_mnist
 from bnnc.training.retrain import (
     RetrainConfig,
     RetrainResult,
-    enumerate_counts,
-    first_layer_patterns,
-    format_markdown,
-    labels_from_first_layer,
-    montecarlo_counts,
     nearest_distance,
     retrain,
     write_outputs,
     write_sample_grid,
 )
 from bnnc.training.train import TrainConfig, TrainResult, accuracy, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from render import render  # RESULTS.md, beside this script (not a package): imported by path
 
 HERE = Path(__file__).resolve().parent
 PAPER_VARS, PAPER_CLAUSES = 60_000, 100_000  # "over 60k variables and 100k clauses" (NPAQ)
@@ -197,24 +201,6 @@ def ganak_with_timeout(model: BnnModel, label: int, timeout: float) -> tuple[int
     return (queue.get() if not queue.empty() else None), seconds
 
 
-def fmt_int(value: int) -> str:
-    return f"{value:,}"
-
-
-def fmt_share(share: float) -> str:
-    if share == 0:
-        return "0"
-    if share >= 0.001:
-        return f"{100 * share:.2f}%"
-    return f"{100 * share:.2e}%"
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- part 1: inversion
 
 
@@ -252,6 +238,7 @@ def part_inversion(settings: Settings, out: Path, log: Log) -> dict[str, Any]:
 
     result["sizes"] = formula_sizes(model, SIZE_ENCODINGS)
     label = settings.sample_label
+    result["sample_encoding"] = SAMPLE_ENCODING  # RESULTS.md names it
     compiled = bnnc.compile(model, SAMPLE_ENCODING)
     layout = compiled.formula.layout
     result["label_var"] = layout.output_var(label)
@@ -383,7 +370,13 @@ def part_unreachable(settings: Settings, out: Path, log: Log) -> dict[str, Any]:
             "seconds": seconds,
             "timeout": settings.ganak_timeout,
         }
-    # Sweep: are there under-trained networks with an unreachable label?
+    result["sweep"] = sweep_unreachable(settings, dataset, log)
+    return result
+
+
+def sweep_unreachable(settings: Settings, dataset: Dataset, log: Log) -> list[dict[str, Any]]:
+    """Are there under-trained networks with an unreachable label?  Check-sat for every label of
+    networks over seeds, epochs and both ways of keeping the batch-norm statistics."""
     sweep = []
     for recalibrate in (True, False):
         for epochs in settings.sweep_epochs:
@@ -404,8 +397,7 @@ def part_unreachable(settings: Settings, out: Path, log: Log) -> dict[str, Any]:
                         "seconds": sum(c["seconds"] for c in checks),
                     }
                 )
-    result["sweep"] = sweep
-    return result
+    return sweep
 
 
 # --------------------------------------------------------------------------- part 3: retraining
@@ -433,458 +425,6 @@ def part_retrain(settings: Settings, out: Path, log: Log) -> RetrainResult | Non
     folder.mkdir(exist_ok=True)
     write_outputs(result, folder)
     return result
-
-
-# --------------------------------------------------------------------------- RESULTS.md
-
-
-def _size_rows(sizes: Sequence[dict[str, Any]]) -> list[list[str]]:
-    return [
-        [
-            f"`{s['encoding']}`",
-            fmt_int(s["variables"]),
-            fmt_int(s["clauses"]),
-            f"{s['seconds']:.2f}",
-        ]
-        for s in sizes
-    ]
-
-
-def retrain_findings(three: RetrainResult, approx_seconds: float | None) -> list[str]:
-    """What the retraining run shows, worded from its numbers (no fixed claims)."""
-    rounds = three.rounds
-    first, second, last = rounds[0], rounds[1], rounds[-1]
-    n = three.n_digits
-    items = []
-    drop = first.test_accuracy - last.test_accuracy
-    cost = (
-        "about the same accuracy on real digits"
-        if abs(drop) < 0.02
-        else (
-            f"a loss of {100 * drop:.1f} points of accuracy"
-            if drop > 0
-            else f"a gain of {-100 * drop:.1f} points of accuracy (each round also trains "
-            "further on the real digits)"
-        )
-    )
-    items.append(
-        f"**The digit labels' share of the input space fell from "
-        f"{fmt_share(first.digit_share(n) or 0)} to {fmt_share(last.digit_share(n) or 0)}** in "
-        f"{plural(last.round, 'round')} ({last.garbage_train} garbage samples in all), with "
-        f"{cost}: "
-        f"test accuracy {first.test_accuracy:.1%} → {last.test_accuracy:.1%}; "
-        f"{last.test_called_garbage:.1%} of the real test digits are called garbage."
-    )
-    counts = [s.count for s in last.shares[:n] if s.count is not None]
-    remaining = (
-        f"; the digit preimages still hold {min(counts):,} to {max(counts):,} inputs each, "
-        f"against {last.round * three.config.samples} samples per label trained on"
-        if counts
-        else ""
-    )
-    frac1 = second.probe_still_digit / max(1, second.probe_drawn)
-    frac = last.probe_still_digit / max(1, last.probe_drawn)
-    if last.round > 1:
-        trend = (
-            f"{'rose' if frac > frac1 else 'went'} from {frac1:.0%} (round 1) to {frac:.0%} "
-            f"(round {last.round})"
-        )
-    else:
-        trend = f"is {frac:.0%}"
-    why = (
-        ": the less of each digit's preimage is left, the harder what is left is to separate "
-        "from the real digits"
-        if last.round > 1 and frac > frac1
-        else ""
-    )
-    items.append(
-        "**It does not remove all garbage.**  The share of fresh inversion samples (of the "
-        f"previous network, not trained on) that the new network still calls a digit {trend}"
-        f"{why}{remaining}."
-    )
-    if last.probe_nearest is not None and three.real_nearest is not None:
-        closer = (
-            last.round > 1
-            and second.probe_nearest is not None
-            and last.probe_nearest < second.probe_nearest
-        )
-        change = f" (round 1: {second.probe_nearest:.2f})" if last.round > 1 else ""
-        head = (
-            "**Inverted inputs come closer to real images, but stay apart from them.**"
-            if closer
-            else "**Inverted inputs stay apart from real images.**"
-        )
-        items.append(
-            f"{head}  The last round's fresh samples are {last.probe_nearest:.2f} pixels on "
-            f"average from the closest real training image{change}; a real test image is "
-            f"{three.real_nearest:.2f} pixels from the closest training image (see the "
-            "fresh-sample grids)."
-        )
-    sample_s = [r.seconds.get("sample", 0.0) for r in rounds[1:]]
-    items.append(
-        "CMSGen time per round (inverting every digit label): "
-        + ", ".join(f"{t:.0f} s" for t in sample_s)
-        + (
-            "; it grows as the digit preimages shrink."
-            if len(sample_s) > 1 and sample_s[-1] > 1.5 * sample_s[0]
-            else "."
-        )
-    )
-    method = "enumerated" if rounds[0].shares and rounds[0].shares[0].method == "enumerate" else ""
-    approx = (
-        f"about {approx_seconds:.0f} s per label for the 100-input network of part 1"
-        if approx_seconds is not None
-        else "about a minute per label for a 100-input network"
-    )
-    items.append(
-        (f"The shares are exact (all 2^{three.n_inputs} inputs enumerated).  " if method else "")
-        + "For 100-input networks `bnnc retrain --count montecarlo` estimates them from "
-        "random inputs, which cannot resolve shares below about 1e-6; ApproxMC "
-        f"(`--count approx`) can, at {approx}."
-    )
-    return items
-
-
-def sweep_table(sweep: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """One row per training setting (batch-norm statistics, epochs) over the seeds."""
-    header = [
-        "batch-norm statistics",
-        "epochs",
-        "seeds",
-        "test accuracy (min–max)",
-        "networks with an unreachable label",
-        "unreachable labels (seed: labels)",
-        "labels decided by CaDiCaL",
-    ]
-    rows = []
-    keys = list(dict.fromkeys((s["recalibrate"], s["epochs"]) for s in sweep))
-    for recalibrate, epochs in keys:
-        group = [s for s in sweep if (s["recalibrate"], s["epochs"]) == (recalibrate, epochs)]
-        accs = [s["test_accuracy"] for s in group]
-        seeds = [s["seed"] for s in group]
-        bad = [s for s in group if s["unsat"]]
-        rows.append(
-            [
-                "recalibrated" if recalibrate else "running averages",
-                str(epochs),
-                f"{min(seeds)}–{max(seeds)}" if len(seeds) > 1 else str(seeds[0]),
-                f"{min(accs):.1%}–{max(accs):.1%}",
-                f"{len(bad)} of {len(group)}",
-                "; ".join(f"{s['seed']}: {', '.join(map(str, s['unsat']))}" for s in bad) or "–",
-                str(sum(s["by_solver"] for s in group)),
-            ]
-        )
-    return header, rows
-
-
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
-def render(
-    settings: Settings,
-    command: str,
-    one: dict[str, Any],
-    two: dict[str, Any],
-    three: RetrainResult | None,
-    seconds: float,
-) -> str:
-    label = settings.sample_label
-    lines: list[str] = []
-    add = lines.append
-    add("# Reproducing *Network inversion of binarised neural nets* with bnnc")
-    add("")
-    add(
-        "Generated by `examples/paper/reproduce.py` — do not edit by hand.  Command: "
-        f"`{command}` ({seconds / 60:.1f} minutes on {platform.machine()} with "
-        f"{multiprocessing.cpu_count()} cores, Python {platform.python_version()}, "
-        f"bnnc {bnnc.__version__}).  Every number except the timings is deterministic for "
-        f"the seed ({settings.seed})."
-    )
-    add("")
-    add(f"Data: {one['data']}.  The paper does not say how it downsampled or binarised MNIST.")
-    add("")
-    # ---- part 1
-    add(
-        f"## 1. Inverting a {one['arch']} network for label {label} (paper, section 3, "
-        "Fig. 1 and 2)"
-    )
-    add("")
-    add(
-        f"Trained {one['arch']} on {one['shape']} images (binarised linear → batch norm → "
-        "sign, binarised linear output) "
-        f"for {settings.big_epochs} epochs with `bnnc.training.train` "
-        f"in {one['train_seconds']:.1f} s: "
-        f"**test accuracy {one['test_accuracy']:.1%}** on {one['n_test']:,} held-out images "
-        f"(train {one['train_accuracy']:.1%} on {one['n_train']:,}); the paper reports about "
-        f"75% for 100-20-10 on 10×10.  Model: [`{one['file']}`]({one['file']})."
-    )
-    add("")
-    add(f"Fig. 1 — training images (the first ten of each digit, {one['shape']}, +1 white):")
-    add("")
-    add("![training images](fig1-training-images.png)")
-    add("")
-    add(
-        f"The formula: variables {one['inputs'][0]}–{one['inputs'][1]} are the inputs and "
-        f"{one['inputs'][1] + 1}–{one['inputs'][1] + 10} the labels, as in the paper (label "
-        f"{label} is variable {one['label_var']}).  Its size per cardinality encoding, next to "
-        f'the paper\'s NPAQ encoding ("over 60k variables and 100k clauses"):'
-    )
-    add("")
-    size_rows = _size_rows(one["sizes"])
-    size_rows.append(["paper (NPAQ)", "> 60,000", "> 100,000", ""])
-    add(md_table(["encoding", "variables", "clauses", "compile s"], size_rows))
-    add("")
-    add(
-        f"Sampling: **{one['drawn']} inputs for label {label} in {one['sample_seconds']:.1f} s** "
-        f"with CMSGen on the `{SAMPLE_ENCODING}` formula (label fixed by a unit clause, "
-        f"projection on the inputs); {one['distinct']} distinct; **all {one['validated']} "
-        f"validated**: the reference inference (`bnnc.predict`) labels every one {label} "
-        "(`bnnc.engines.sample` checks this and fails otherwise), as the paper checked by feeding "
-        "them to the network."
-    )
-    add("")
-    add(f"Fig. 2 — inverted images for label {label}:")
-    add("")
-    add("![inverted images](fig2-inverted-label2.png)")
-    add("")
-    mc = one["mc_counts"]
-    total = sum(mc)
-    add(
-        (
-            f"As in the paper, most samples look nothing like a {label}.  "
-            if one["dist_sample_label"] > 3 * one["dist_test_label"]
-            else ""
-        )
-        + "Measured: a sample is on "
-        f"average {one['dist_sample_label']:.1f} of {one['n']} pixels away from the closest "
-        "training "
-        f"{label} ({one['dist_sample_any']:.1f} from the closest training image of any digit), "
-        f"while a real test {label} is {one['dist_test_label']:.1f} pixels from the closest "
-        f"training {label}; {one['ink_samples']:.0%} of the samples' pixels are +1 against "
-        f"{one['ink_real']:.0%} in real {label}s.  The reason is the size of the preimage: of "
-        f"{total:,} uniform random inputs, the network labels "
-        f"{mc[label] / total:.1%} as {label} ({one['mc_seconds']:.1f} s, Monte Carlo; "
-        "per-label shares below), so a uniform sample of the inputs labelled "
-        f"{label} is essentially a random input that happens to land there."
-    )
-    add("")
-    if "approx" in one:
-        a = one["approx"]
-        lo, hi = a["bounds"]
-        add(
-            f"ApproxMC: {a['count']:.3e} inputs are labelled {label} (share "
-            f"{a['share']:.1%}; with probability ≥ 0.8 the count lies in [{lo:.3e}, "
-            f"{hi:.3e}]), in {a['seconds']:.0f} s; the Monte Carlo estimate "
-            f"{mc[label] / total * 2 ** one['n']:.3e} lies "
-            + ("inside" if lo <= mc[label] / total * 2 ** one["n"] <= hi else "**outside**")
-            + " these bounds."
-        )
-        add("")
-    add(
-        md_table(
-            ["label", *map(str, range(10))],
-            [
-                ["share of random inputs", *(f"{c / total:.1%}" for c in mc)],
-                ["test recall", *(f"{r:.0%}" for r in one["test_recall"])],
-            ],
-        )
-    )
-    add("")
-    # ---- part 2
-    add(
-        f"## 2. Labels no input reaches? {two['arch']} on {two['shape']} MNIST, under-trained "
-        "(paper: 25-20-10, label 8)"
-    )
-    add("")
-    add(
-        f"Trained {two['arch']} for {plural(settings.small_epochs, 'epoch')} (seed "
-        f"{settings.seed}): test "
-        f"accuracy {two['test_accuracy']:.1%}.  Model: "
-        f'[`{two["file"]}`]({two["file"]}).  Formula sizes (paper, 25-20-10: "6k '
-        'variables and 13k clauses"):'
-    )
-    add("")
-    size_rows = _size_rows(two["sizes"])
-    size_rows.append(["paper (NPAQ)", "6,000", "13,000", ""])
-    add(md_table(["encoding", "variables", "clauses", "compile s"], size_rows))
-    add("")
-    counts = two["counts"]
-    n_small = two["n"]
-    space = 2**n_small
-    unsat = [r["label"] for r in two["checks"] if not r["satisfiable"]]
-    header = ["label", "check-sat", "found by", "seconds", "inputs with this label", "share"]
-    rows = []
-    for r in two["checks"]:
-        c = r["label"]
-        rows.append(
-            [
-                c,
-                "SAT" if r["satisfiable"] else "**UNSAT**",
-                {"search": "simulation", "sat": "CaDiCaL"}.get(r["method"], r["method"]),
-                f"{r['seconds']:.2f}",
-                fmt_int(counts[c]),
-                fmt_share(counts[c] / space),
-            ]
-        )
-    if "approx" in two:
-        header += ["ApproxMC", "exact count within bounds"]
-        for row, a in zip(rows, two["approx"], strict=True):
-            row += [f"{a['count']:,} ({a['seconds']:.0f} s)", "yes" if a["inside"] else "**no**"]
-    add(
-        "Check-sat for every label (`bnnc.check_sat`, `totalizer` encoding; a witness found by "
-        "bnnc's simulation search is checked through the formula, UNSAT can only come from "
-        "CaDiCaL), and the exact number of inputs per label, **by brute force**: all "
-        f"2^{n_small} = {space:,} inputs enumerated through the reference inference in "
-        f"{two['enumerate_seconds']:.1f} s (`bnnc.engines.enumerate.enumerate_counts`):"
-    )
-    add("")
-    add(md_table(header, rows))
-    add("")
-    if unsat:
-        add(
-            f"**Unreachable: label(s) {', '.join(map(str, unsat))}** — the formula with the "
-            f"label fixed is unsatisfiable, so no input of the 2^{n_small} gets it, as the paper "
-            "found for label 8."
-        )
-    else:
-        smallest = int(np.argmin(counts))
-        add(
-            "**No label is unreachable in this run**: every label has a witness (pictured "
-            f"below, one per label), and the smallest preimage (label {smallest}) still has "
-            f"{counts[smallest]:,} inputs ({fmt_share(counts[smallest] / space)} of all)."
-        )
-    add("")
-    add("One witness per label, labels 0–9 from left to right (grey: none exists):")
-    add("")
-    add("![witnesses](fig-witnesses.png)")
-    add("")
-    spot = two["spot_check"]
-    add(
-        f"The enumeration is checked against 200,000 random inputs through `bnnc.predict` "
-        f"(shares {', '.join(f'{s / sum(spot):.1%}' for s in spot)}) and, in the tests, "
-        "against `bnnc.predict` on every input of small networks."
-    )
-    if "approx" in two:
-        inside = sum(a["inside"] for a in two["approx"])
-        total_s = sum(a["seconds"] for a in two["approx"])
-        add(
-            f"ApproxMC ((ε, δ) = (0.8, 0.2)) took {total_s:.0f} s for the ten labels; the exact "
-            f"count lies within its bounds for {inside} of 10 labels."
-        )
-    if "ganak" in two:
-        g = two["ganak"]
-        if g["count"] is None:
-            add(
-                f"Ganak (exact model counting, `adder` encoding) did not finish label "
-                f"{g['label']} within {g['timeout']:.0f} s, so exact counts here come from "
-                "enumeration; model counting is the tool for inputs too many to enumerate."
-            )
-        else:
-            same = "equal to" if g["count"] == counts[g["label"]] else "**different from**"
-            add(
-                f"Ganak counted label {g['label']} exactly in {g['seconds']:.0f} s: "
-                f"{g['count']:,}, {same} the enumeration."
-            )
-    add("")
-    sweep = two["sweep"]
-    with_unsat = [s for s in sweep if s["unsat"]]
-    add(
-        f"Sweep: {len(sweep)} under-trained {two['arch']} networks (epochs "
-        f"{', '.join(map(str, settings.sweep_epochs))} × seeds "
-        f"{'0' if settings.sweep_seeds == 1 else f'0–{settings.sweep_seeds - 1}'}, "
-        "with the batch-norm statistics recalibrated on the whole training set after training "
-        "(`bnnc.training.train`'s default) or left as the running averages of training, "
-        "as a PyTorch "
-        f"model would keep them), check-sat for every label: **{len(with_unsat)} of "
-        f"{len(sweep)} have an unreachable label**."
-    )
-    add("")
-    add(md_table(*sweep_table(sweep)))
-    add("")
-    won = two["patterns_won"]
-    reach = (
-        "a label is unreachable exactly when it loses on every output pattern of the hidden "
-        "layer that some input produces.  In the network of the table above, inputs produce "
-        f"{two['patterns']:,} of the 2^{two['hidden']} = {2 ** two['hidden']:,} hidden patterns "
-        f"({two['constant_neurons']} of the {two['hidden']} hidden neurons are constant)"
-    )
-    if unsat:
-        add(
-            f"Why: {reach}; labels {', '.join(map(str, unsat))} win on none of them (counted "
-            "by the same enumeration)."
-        )
-    else:
-        add(
-            f"Why every label is reachable here: {reach}, and every label wins on at least "
-            f"{min(won):,} of them (label {int(np.argmin(won))}; counted by the same "
-            "enumeration).  "
-            + (
-                "No network of the sweep has an unreachable label either; the paper does not "
-                "describe its trainer in enough detail to tell what made its label 8 "
-                "unreachable."
-                if not with_unsat
-                else "Other networks of the sweep do have unreachable labels."
-            )
-        )
-    add("")
-    # ---- part 3
-    if three is not None:
-        add("## 3. The paper's future work: garbage-class retraining (`bnnc retrain`)")
-        add("")
-        body = format_markdown(three, plot="retrain/retrain.png")
-        body = body.split("\n", 2)[2]  # drop the title
-        add(body.strip())
-        add("")
-        add(
-            "Fresh samples per round (one row per digit label; inversion samples of the "
-            "previous round's network, not trained on): "
-            + ", ".join(
-                f"[round {r}](retrain/retrain-fresh-round{r}.png)"
-                for r in range(1, len(three.rounds))
-            )
-            + "."
-        )
-        add("")
-        last = three.rounds[-1]
-        if len(three.rounds) > 1:
-            add(
-                f"![fresh samples, round {last.round}](retrain/retrain-fresh-round{last.round}.png)"
-            )
-            add("")
-            add("What it achieves and what it does not, in this run:")
-            add("")
-            approx_seconds = one["approx"]["seconds"] if "approx" in one else None
-            lines += [f"* {item}" for item in retrain_findings(three, approx_seconds)]
-            add("")
-    add("## How to run")
-    add("")
-    add("```sh")
-    add(".venv/bin/python examples/paper/reproduce.py            # this file")
-    add(".venv/bin/python examples/paper/reproduce.py --quick    # a smaller run")
-    add(f"bnnc examples/paper/{one['file']} --target-label {label} --check-sat")
-    add(
-        f"bnnc sample examples/paper/{one['file']} --label {label} -n 100 "
-        f"-e {SAMPLE_ENCODING} --png label{label}.png"
-    )
-    add(
-        f"bnnc train --size {settings.big_size} --epochs {settings.big_epochs} --seed "
-        f"{settings.seed}"
-        + (f" --arch {one['arch']}" if settings.hidden != 20 else "")
-        + " -o model.bnn  # part 1's training"
-    )
-    if three is not None:
-        cfg = three.config
-        add(
-            f"bnnc retrain --size {settings.small_size} --rounds {cfg.rounds} --samples "
-            f"{cfg.samples} --probe {cfg.probe} --initial-epochs {cfg.initial_epochs} --epochs "
-            f"{cfg.epochs} --seed {cfg.seed}"
-            + (f" --hidden {settings.hidden}" if settings.hidden != 20 else "")
-            + " -o retrain/  # part 3"
-        )
-    add("```")
-    add("")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
