@@ -130,14 +130,35 @@ def load(path: str | Path) -> Model:
     return load_text(file)
 
 
-def compile(model: Model, encoding: str = DEFAULT_ENCODING, *, until: Stage = "cnf") -> Compilation:
-    """Lower ``model`` to CNF (or only up to stage ``until``)."""
-    return compile_model(model, encoding, until=until)
+def compile(
+    model: Model,
+    encoding: str = DEFAULT_ENCODING,
+    *,
+    until: Stage = "cnf",
+    region: Region | None = None,
+) -> Compilation:
+    """Lower ``model`` to CNF (or only up to stage ``until``).
+
+    With ``region`` (e.g. ``query.region``), the network is specialised to it first: neurons
+    and comparisons that are constant on the region are folded away, so that questions about a
+    small region (a Hamming ball, fixed bits) get a small formula.  That formula is exact on the
+    region's inputs and is always used with the region's clauses; queries over another region
+    are refused.
+    """
+    return compile_model(model, encoding, until=until, region=region)
 
 
-def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: Any) -> str:
+def emit(
+    model: Model,
+    stage: str,
+    encoding: str = DEFAULT_ENCODING,
+    *,
+    region: Region | None = None,
+    **dimacs: Any,
+) -> str:
     """The text of one stage: ``bnn`` (text language), ``milp`` (CPLEX LP), ``ilp`` (lowered
-    text language), ``card`` (OPB) or ``cnf`` (DIMACS; keyword arguments as in to_dimacs)."""
+    text language), ``spec`` (the lowered form specialised to ``region``), ``card`` (OPB) or
+    ``cnf`` (DIMACS; keyword arguments as in to_dimacs)."""
     if stage == "bnn":
         if not isinstance(model, BnnModel):
             raise BnncError(f"model {model.name!r} is in the lowered form; it has no bnn stage")
@@ -163,15 +184,23 @@ def emit(model: Model, stage: str, encoding: str = DEFAULT_ENCODING, **dimacs: A
         compiled = compile(model, encoding, until="ilp")
         assert compiled.ilp is not None
         return print_ilp(compiled.ilp, region=model.region)
+    if stage == "spec":
+        from bnnc.backend.text import print_ilp
+
+        compiled = compile(model, encoding, until="spec", region=region)
+        assert compiled.lowered is not None
+        return print_ilp(compiled.lowered, region=region or model.region)
     if stage == "card":
         from bnnc.backend.opb import format_opb
 
-        compiled = compile(model, encoding, until="card")
+        compiled = compile(model, encoding, until="card", region=region)
         assert compiled.card is not None
         return format_opb(compiled.card)
     if stage == "cnf":
-        return to_dimacs(compile(model, encoding), **dimacs)
-    raise BnncError(f"unknown stage {stage!r}; choose bnn, milp, ilp, card or cnf")
+        return to_dimacs(compile(model, encoding, region=region), **dimacs)
+    raise UsageError(
+        f"unknown stage {stage!r}; choose bnn, milp, ilp, spec, card or cnf", parameter="stage"
+    )
 
 
 def to_dimacs(
@@ -210,6 +239,8 @@ def _dimacs_options(
             f"unknown projection {projection!r}; choose ind or show", parameter="projection"
         )
     options: DimacsOptions = {"projection": projection, "target_label": target_label}
+    if query is None and compiled.formula.region is not None:
+        query = Query(compiled.formula.region)  # a specialised formula needs its region
     if query is not None:
         formula = compiled.formula
         extra = query_clauses(query, formula)
@@ -239,6 +270,12 @@ def write_variable_map(compiled: Compilation, path: str | Path) -> None:
     write_atomic(path, json.dumps(variable_map(compiled), indent=1) + "\n")
 
 
+def _on_region(compiled: Compilation, query: Query | None) -> Query | None:
+    """A formula specialised to a region answers questions about that region: the default."""
+    region = compiled.formula.region
+    return Query(region) if query is None and region is not None else query
+
+
 def check_sat(
     model: Model,
     compiled: Compilation | None = None,
@@ -253,6 +290,7 @@ def check_sat(
     ``search`` first tries a short local search with the reference inference (bnnc.engines.search);
     a witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
     compiled = compiled or compile(model)
+    query = _on_region(compiled, query)
     return _check_sat(model, compiled.formula, label, query=query, search=search)
 
 
@@ -280,7 +318,7 @@ def sample(
     result = _sample(
         model,
         compiled.formula,
-        make_query(model, label, query),
+        make_query(model, label, _on_region(compiled, query)),
         n,
         seed=seed,
         unique=unique,
@@ -310,7 +348,7 @@ def count(
     compiled = compiled or compile(model)
     return _count(
         compiled.formula,
-        make_query(model, label, query),
+        make_query(model, label, _on_region(compiled, query)),
         method=method,
         epsilon=epsilon,
         delta=delta,

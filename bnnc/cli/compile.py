@@ -27,6 +27,7 @@ class StageName(StrEnum):
     bnn = "bnn"
     milp = "milp"
     ilp = "ilp"
+    spec = "spec"
     card = "card"
     cnf = "cnf"
 
@@ -48,7 +49,12 @@ def compile_command(
     ] = None,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     emit: Annotated[
-        StageName, typer.Option("--emit", help="Stage to write: bnn, milp, ilp, card or cnf.")
+        StageName,
+        typer.Option(
+            "--emit",
+            help="Stage to write: bnn, milp, ilp, spec (the ilp stage specialised to the "
+            "query's region), card or cnf.",
+        ),
     ] = StageName.cnf,
     target_label: Annotated[
         str | None,
@@ -100,7 +106,10 @@ def compile_command(
         raise usage("use either --check-sat or --infer, not both")
     if infer is not None and has_query:
         raise usage("--infer runs one given input; it takes no label or region options")
-    if emit is not StageName.cnf and (check_sat or infer is not None or map_path or has_query):
+    takes_region = emit in (StageName.cnf, StageName.spec, StageName.card)
+    if emit is not StageName.cnf and (
+        check_sat or infer is not None or map_path or (has_query and not takes_region)
+    ):
         raise usage(
             f"--emit {emit.value} cannot be combined with --check-sat, --infer, --map or a query "
             "(--target-label, --not-label, --fix, --near)"
@@ -119,11 +128,13 @@ def compile_command(
     )
     if check_sat and not has_query and model.region is None:
         raise usage("--check-sat needs a query: --target-label, --not-label, --fix or --near")
+    specialised_to = query.region if region.specialise else None
     if emit is not StageName.cnf:
-        bnnc.write_file(output or "-", bnnc.emit(model, emit.value, encoding))
+        text = bnnc.emit(model, emit.value, encoding, region=specialised_to)
+        bnnc.write_file(output or "-", text)
         return int(ExitCode.OK)
 
-    compiled = bnnc.compile(model, encoding)
+    compiled = bnnc.compile(model, encoding, region=specialised_to)
     formula = compiled.formula
     code = int(ExitCode.OK)
     if output is not None or not (check_sat or infer is not None):

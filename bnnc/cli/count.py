@@ -76,7 +76,7 @@ def count_command(
         near=region.near,
         max_flips=region.max_flips,
     )
-    compiled = bnnc.compile(model, encoding)
+    compiled = bnnc.compile(model, encoding, region=query.region if region.specialise else None)
     formula = compiled.formula
     space = bnnc.region_size(formula, query)
     if all_labels:

@@ -67,6 +67,14 @@ class RegionOptions:
     max_flips: Annotated[
         int | None, typer.Option("--max-flips", metavar="K", help="Radius of the --near ball.")
     ] = None
+    specialise: Annotated[
+        bool,
+        typer.Option(
+            "--specialise/--no-specialise",
+            help="Fold the neurons that are constant on the region before encoding (exact on "
+            "the region; --no-specialise encodes the whole network, for comparison).",
+        ),
+    ] = True
 
     @property
     def given(self) -> bool:

@@ -99,7 +99,7 @@ def sample_command(
     )
     if png is not None and image_shape(model.input_shape) is None:
         raise usage(f"--png needs 2-D inputs; this model's input shape is {model.input_shape}")
-    compiled = bnnc.compile(model, encoding)
+    compiled = bnnc.compile(model, encoding, region=query.region if region.specialise else None)
     formula = compiled.formula
     description = query.describe(formula)
 

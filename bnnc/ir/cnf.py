@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from bnnc.errors import ModelError
 from bnnc.ir.card import Layout
 from bnnc.ir.clauses import ClauseStore
+from bnnc.ir.region import Region
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +32,7 @@ class CnfFormula:
     layout: Layout
     num_vars: int
     clauses: ClauseStore
+    region: Region | None = None  # specialised to this region: exact on its inputs only
 
     def verify(self) -> None:
         """Every literal is a declared variable; the layout fits below the auxiliaries."""

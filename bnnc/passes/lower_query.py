@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bnnc.encodings import Clauses, VarPool, encode_at_least
-from bnnc.errors import ModelError
+from bnnc.errors import ModelError, UsageError
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.query import Query
 from bnnc.ir.region import FREE, Region
@@ -54,6 +54,14 @@ def query_clauses(query: Query, formula: CnfFormula) -> QueryCnf:
         raise ModelError(
             f"the region is over {query.region.n_inputs} input bits, "
             f"the model has {layout.n_inputs}"
+        )
+    if formula.region is not None and query.region is not formula.region:
+        # A specialised formula is exact on its own region only: a query over another region
+        # would count or decide inputs the formula gets wrong.
+        raise UsageError(
+            "the formula was specialised to another region than the query's; compile it with "
+            "the query's region, or without one",
+            parameter="region",
         )
     pool = VarPool(formula.num_vars)
     # A ball's cardinality constraint may use any encoding; 'direct' has a size limit that a

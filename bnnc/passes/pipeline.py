@@ -10,23 +10,26 @@ import copy
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, TypeVar
 
 from bnnc.encodings import DEFAULT_ENCODING, encoder
-from bnnc.errors import BnncError
+from bnnc.errors import BnncError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.card import CardModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.milp import MilpModel
+from bnnc.ir.region import Region
 from bnnc.passes.lower_bnn_to_milp import lower_bnn_to_milp
 from bnnc.passes.lower_card_to_cnf import lower_card_to_cnf
 from bnnc.passes.lower_ilp_to_card import lower_ilp_to_card
 from bnnc.passes.lower_milp_to_ilp import lower_milp_to_ilp
+from bnnc.passes.specialise import Specialisation, specialise
 
-Stage = Literal["bnn", "milp", "ilp", "card", "cnf"]
-STAGES: tuple[Stage, ...] = ("bnn", "milp", "ilp", "card", "cnf")
+Stage = Literal["bnn", "milp", "ilp", "spec", "card", "cnf"]
+STAGES: tuple[Stage, ...] = ("bnn", "milp", "ilp", "spec", "card", "cnf")
+"""``spec`` is the ILP specialised to a region (the identity when there is none)."""
 
 
 class _Verifiable(Protocol):
@@ -46,6 +49,7 @@ class Compilation:
     encoding: str
     milp: MilpModel | None = None
     ilp: IlpModel | None = None
+    spec: Specialisation | None = None  # with a region: the ILP specialised to it
     card: CardModel | None = None
     cnf: CnfFormula | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -65,8 +69,14 @@ class Compilation:
             "classes": self.source.n_classes,
             "variables": cnf.num_vars if cnf else None,
             "clauses": len(cnf.clauses) if cnf else None,
+            "specialisation": self.spec.to_json() if self.spec else None,
             "seconds": {name: round(t, 6) for name, t in self.timings.items()},
         }
+
+    @property
+    def lowered(self) -> IlpModel | None:
+        """The ILP the later stages were built from: specialised when there is a region."""
+        return self.spec.ilp if self.spec is not None else self.ilp
 
 
 def _run(name: str, fn: Callable[[In], Out], arg: In, timings: dict[str, float]) -> Out:
@@ -105,9 +115,18 @@ def model_hash(ilp: IlpModel) -> str:
 
 
 def compile_model(
-    model: BnnModel | IlpModel, encoding: str = DEFAULT_ENCODING, *, until: Stage = "cnf"
+    model: BnnModel | IlpModel,
+    encoding: str = DEFAULT_ENCODING,
+    *,
+    until: Stage = "cnf",
+    region: Region | None = None,
 ) -> Compilation:
-    """Lower ``model`` stage by stage up to ``until``."""
+    """Lower ``model`` stage by stage up to ``until``.
+
+    With a ``region`` (other than the whole input space), the ILP is specialised to it
+    (``bnnc.passes.specialise``): the formula is then exact on the region's inputs only, and
+    records the region, whose clauses every use of it adds (``CnfFormula.region``).
+    """
     encoder(encoding)  # an unknown name is a UsageError before any work
     result = Compilation(source=model, encoding=encoding)
     stop = STAGES.index(until)
@@ -125,15 +144,31 @@ def compile_model(
             )
         model.verify()
         result.ilp = model
-    if stop >= 3:
+    if stop >= 3 and region is not None and not region.is_everything:
         assert result.ilp is not None
-        result.card = _run("lower_ilp_to_card", lower_ilp_to_card, result.ilp, result.timings)
+        if region.n_inputs != result.ilp.n_inputs:
+            raise UsageError(
+                f"the region is over {region.n_inputs} input bits, the model has "
+                f"{result.ilp.n_inputs}",
+                parameter="region",
+            )
+
+        def to_region(ilp: IlpModel) -> Specialisation:
+            return specialise(ilp, region)
+
+        result.spec = _run("specialise", to_region, result.ilp, result.timings)
+    lowered = result.lowered
     if stop >= 4:
+        assert lowered is not None
+        result.card = _run("lower_ilp_to_card", lower_ilp_to_card, lowered, result.timings)
+    if stop >= 5:
         assert result.card is not None and result.ilp is not None
-        digest = model_hash(result.ilp)
+        digest = model_hash(result.ilp)  # the model's, not the specialised form's
+        spec_region = result.spec.region if result.spec is not None else None
 
         def to_cnf(card: CardModel) -> CnfFormula:
-            return lower_card_to_cnf(card, encoding, digest)
+            formula = lower_card_to_cnf(card, encoding, digest)
+            return replace(formula, region=spec_region) if spec_region is not None else formula
 
         result.cnf = _run("lower_card_to_cnf", to_cnf, result.card, result.timings)
     return result
