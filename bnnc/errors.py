@@ -39,6 +39,12 @@ class BnncError(Exception):
         return f"{self.where}: {self.message}" if self.where else self.message
 
 
+class BnncWarning(UserWarning):
+    """Something a user should know about a model bnnc still reads, e.g. where the formula
+    follows sign(0) = +1 and the model's graph does not; the CLI prints it as
+    ``bnnc: warning: …``."""
+
+
 class ModelError(BnncError):
     """The model is malformed, or is not a BNN that bnnc can encode exactly."""
 

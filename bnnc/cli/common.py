@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TextIO
 
 import numpy as np
 import typer
@@ -15,7 +16,7 @@ from numpy.typing import NDArray
 
 from bnnc.api import Model
 from bnnc.encodings import DEFAULT_ENCODING
-from bnnc.errors import BnncError, ExitCode, ModelError
+from bnnc.errors import BnncError, BnncWarning, ExitCode, ModelError
 from bnnc.io import write_atomic
 from bnnc.ir.query import Query
 from bnnc.ir.region import Region
@@ -75,9 +76,13 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (runs are r
 
 
 def run_verb(model_path: Path | None, body: Callable[[], int]) -> NoReturn:
-    """Run a verb; turn bnnc's errors into one line on stderr and an exit code."""
+    """Run a verb; turn bnnc's errors into one line on stderr and an exit code, and its
+    warnings into ``bnnc: warning: …`` lines, printed as they happen."""
     try:
-        code = body()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", BnncWarning)
+            warnings.showwarning = _show_warning
+            code = body()
     except BnncError as err:
         message = str(err)
         if model_path is not None and not message.startswith(str(model_path)):
@@ -88,6 +93,24 @@ def run_verb(model_path: Path | None, body: Callable[[], int]) -> NoReturn:
         typer.echo("bnnc: interrupted", err=True)
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     raise typer.Exit(code)
+
+
+_SHOW_WARNING = warnings.showwarning  # Python's own, for warnings that are not bnnc's
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """bnnc's own warnings as one line, like its errors; any other as Python shows it."""
+    if issubclass(category, BnncWarning):
+        print(f"bnnc: warning: {message}", file=sys.stderr)
+    else:
+        _SHOW_WARNING(message, category, filename, lineno, file, line)
 
 
 def usage(message: str) -> typer.Exit:
