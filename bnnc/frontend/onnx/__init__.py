@@ -34,7 +34,7 @@ Weights may sit in an external data file next to the model (``model.onnx.data``)
 The package follows the reading, one concern per module:
 
 - ``load``: the file, its external data, its one input, the folded constants, graph slicing
-  (:class:`~bnnc.frontend.onnx.load.OnnxSource`, immutable);
+  (:class:`~bnnc.frontend.onnx.load.OnnxSource`, frozen);
 - ``patterns``: the walk that recognises the blocks, and the model assembled from them;
 - ``tails``: a block's tail cut out of the graph and run in the model's engine;
 - ``exactness``: exact float32 sums, the rounding bound, and the band checks;

@@ -2,7 +2,7 @@
 tensors that do not depend on the input (folded once from a zero input), and the slicing of
 sub-graphs out of it (a block's tail, the input's preprocessing) for the engine to run.
 
-:class:`OnnxSource` is that file once read: an immutable record that the other modules of
+:class:`OnnxSource` is that file once read: a frozen record that the other modules of
 this package take explicitly.  Errors and warnings name the file and, when there is one, the
 node (:meth:`OnnxSource.error`, :func:`warn`).
 """
