@@ -39,6 +39,12 @@ class BnncError(Exception):
         return f"{self.where}: {self.message}" if self.where else self.message
 
 
+class BnncWarning(UserWarning):
+    """Something a user should know about a model bnnc still reads, e.g. where the formula
+    follows sign(0) = +1 and the model's graph does not; the CLI prints it as
+    ``bnnc: warning: …``."""
+
+
 class ModelError(BnncError):
     """The model is malformed, or is not a BNN that bnnc can encode exactly."""
 
@@ -101,8 +107,3 @@ class ParseError(ModelError):
         line = self.source_line.rstrip("\n").expandtabs(1)
         caret = " " * (self.span.column - 1) + "^"
         return f"{head}\n  {line}\n  {caret}"
-
-
-class BnncWarning(UserWarning):
-    """Something the user should know that does not stop the work (e.g. an ONNX attribute that
-    is ignored because it cannot change the result); the CLI prints ``bnnc: warning: …``."""

@@ -17,7 +17,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import bnnc
 from bnnc.errors import ModelError
-from bnnc.frontend.onnx import _exact_in_every_order, _Reader
+from bnnc.frontend.onnx.exactness import exact_in_every_order
+from bnnc.frontend.onnx.patterns import read
+from bnnc.frontend.onnx.tails import tail_run
 from bnnc.ir.bnn import BnnModel
 
 from .helpers import all_inputs, solved_labels
@@ -105,13 +107,13 @@ def test_a_clear_band_compiles_and_agrees_with_onnxruntime_on_every_input(tmp_pa
 def test_exactness_needs_power_of_two_products_and_a_bias_on_the_grid() -> None:
     ones, n = np.ones(2), np.array([784, 784])
     integer_bias = np.array([3.0, -200.0])  # Brevitas: an integer bias, ±1 products
-    assert _exact_in_every_order(1.0, ones, integer_bias, n).all()
-    assert _exact_in_every_order(1.0, 0.5 * ones, np.array([0.25, -1.75]), n).all()
+    assert exact_in_every_order(1.0, ones, integer_bias, n).all()
+    assert exact_in_every_order(1.0, 0.5 * ones, np.array([0.25, -1.75]), n).all()
     real_bias = np.array([float(np.float32(0.1)), 0.0])
-    assert _exact_in_every_order(1.0, ones, real_bias, n).tolist() == [False, True]
-    assert not _exact_in_every_order(1.0, float(THIRD) * ones, np.zeros(2), n).any()
-    assert not _exact_in_every_order(3.0, ones, np.zeros(2), n).any()  # Gemm alpha = 3
-    assert not _exact_in_every_order(1.0, ones, np.array([2.0**30, 0.0]), n)[0]  # too wide
+    assert exact_in_every_order(1.0, ones, real_bias, n).tolist() == [False, True]
+    assert not exact_in_every_order(1.0, float(THIRD) * ones, np.zeros(2), n).any()
+    assert not exact_in_every_order(3.0, ones, np.zeros(2), n).any()  # Gemm alpha = 3
+    assert not exact_in_every_order(1.0, ones, np.array([2.0**30, 0.0]), n)[0]  # too wide
 
 
 def _sum_in_order(terms: np.ndarray, bias: float, order: np.ndarray) -> np.float32:
@@ -128,10 +130,9 @@ def _sum_in_order(terms: np.ndarray, bias: float, order: np.ndarray) -> np.float
 def test_the_bound_holds_for_random_summation_orders(name: str) -> None:
     """Sum a row's float32 terms (and the bias) in random orders: every result lies within
     the bound bnnc uses around the real value gain·t + offset."""
-    reader = _Reader(FIXTURES / name)
-    reader.read()
+    reading = read(FIXTURES / name)
     rng = np.random.default_rng(0)
-    banded = [block for block in reader.blocks if block.bound is not None]
+    banded = [block for block in reading.blocks if block.bound is not None]
     assert banded
     for block in banded:
         assert block.bound is not None
@@ -148,9 +149,9 @@ def test_the_bound_holds_for_random_summation_orders(name: str) -> None:
 def test_every_input_in_random_summation_orders_gets_bnncs_label() -> None:
     """torch_dynamo_argmax (6 → 4 → 4): run the model with each Gemm summed in random orders
     (the tails in onnxruntime) on every input; the label is always bnnc's."""
-    reader = _Reader(FIXTURES / "torch_dynamo_argmax.onnx")
-    model = reader.read()
-    first, last = reader.blocks
+    reading = read(FIXTURES / "torch_dynamo_argmax.onnx")
+    model = reading.model
+    first, last = reading.blocks
     rng = np.random.default_rng(1)
     inputs = all_inputs(model.n_inputs)
     expected = bnnc.predict(model, inputs)
@@ -166,7 +167,7 @@ def test_every_input_in_random_summation_orders_gets_bnncs_label() -> None:
                 ],
                 np.float32,
             )
-            bits = np.sign(reader.tail_run(first)(hidden[None, :])[0]).astype(int)
+            bits = np.sign(tail_run(reading.source, first)(hidden[None, :])[0]).astype(int)
             scores = [
                 _sum_in_order(
                     last.weights[c] * bits * last.gain[c], last.offset[c], rng.permutation(5)

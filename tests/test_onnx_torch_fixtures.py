@@ -14,6 +14,9 @@ import dataclasses
 import functools
 import re
 import shutil
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +25,7 @@ import onnxruntime as ort
 import pytest
 
 import bnnc
-from bnnc.errors import ModelError
+from bnnc.errors import BnncWarning, ModelError
 from bnnc.ir.bnn import BnnModel
 from bnnc.passes.pipeline import model_hash
 
@@ -147,13 +150,29 @@ def value_pairs(name: str, model: BnnModel) -> dict[str, tuple[np.ndarray, np.nd
 
 
 @pytest.mark.parametrize("name", EXPECTED_LOADS)
-def test_loads_with_the_expected_warnings(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    bnnc.load(HERE / name)
-    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("bnnc: warning:")]
+def test_loads_with_the_expected_warnings(name: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bnnc.load(HERE / name)
+    found = [w for w in caught if issubclass(w.category, BnncWarning)]
     expected = EXPECTED_WARNINGS.get(name, [])
-    assert len(lines) == len(expected), lines
-    for line, phrase in zip(lines, expected, strict=True):
-        assert phrase in line
+    assert len(found) == len(expected), [str(w.message) for w in found]
+    for warning, phrase in zip(found, expected, strict=True):
+        assert phrase in str(warning.message)
+        assert warning.filename == __file__  # attributed to the caller's line, not to bnnc
+
+
+def test_the_command_line_prints_warnings_on_stderr(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bnnc", str(HERE / "torch_legacy_hardtanh.onnx"), "--emit", "ilp"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bnnc: warning: "), lines
+    assert SIGN_ZERO in lines[0]
 
 
 @pytest.mark.parametrize("name", EXPECTED_LOADS)

@@ -19,8 +19,7 @@ from hypothesis.extra import numpy as hnp
 
 from bnnc.backend.text import print_bnn, print_ilp
 from bnnc.errors import ModelError, ParseError
-from bnnc.frontend import text
-from bnnc.frontend.text import KEYWORDS, load_text, parse_text
+from bnnc.frontend.text import KEYWORDS, load_text, parse_text, syntax
 from bnnc.ir.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
 from bnnc.ir.tensor import frozen, ternary
@@ -406,7 +405,7 @@ def test_lowered_tiny_model_round_trips() -> None:
 def test_every_keyword_is_known_to_the_printer() -> None:
     """Names spelled like keywords are quoted; KEYWORDS must list all the grammar's words."""
     grammar_words = set()
-    for terminal in text._parser().terminals:
+    for terminal in syntax._parser().terminals:
         pattern = terminal.pattern
         if pattern.type == "str" and pattern.value.isalpha():
             grammar_words.add(pattern.value)
@@ -558,7 +557,7 @@ def test_the_examples_in_the_language_reference_parse() -> None:
 
 
 def test_grammar_lives_in_the_repository_grammars_directory() -> None:
-    assert text._grammar_path() == REPO / "grammars" / "bnn.lark"
+    assert syntax._grammar_path() == REPO / "grammars" / "bnn.lark"
 
 
 def test_importing_the_frontend_does_not_import_lark() -> None:

@@ -1,13 +1,14 @@
 """ONNX → bnnc's text language (``bnnc MODEL.onnx --emit bnn``), exactly.
 
 The text must compile to the same integer model (ILP thresholds and argmax tables) as the ONNX
-model.  bnnc first reads the blocks back in the trained form (``onnx.TrainedForm``: the graph's
-own bias and batch norm, or the tail's merged scale and shift as one batch norm) and keeps, for
-each block, the first candidate whose thresholds in bnnc's float32 reference arithmetic equal the
-model's; the printed text is then parsed and compiled once more and compared whole
-(:func:`bnnc.passes.pipeline.model_hash`).  When some block has no trained form, or none that
-agrees, the model is printed in the lowered form (``threshold`` and ``argmax`` blocks, as ``--emit
-ilp`` prints it), with a leading comment that says why.
+model.  bnnc first takes the blocks read back in the trained form (``BnnModel.trained_form``,
+which the ONNX frontend fills: the graph's own bias and batch norm, or the tail's merged scale
+and shift as one batch norm) and keeps, for each block, the first candidate whose thresholds in
+bnnc's float32 reference arithmetic equal the model's; the printed text is then parsed and
+compiled once more and compared whole (:func:`bnnc.passes.pipeline.model_hash`).  When some
+block has no trained form, or none that agrees, the model is printed in the lowered form
+(``threshold`` and ``argmax`` blocks, as ``--emit ilp`` prints it), with a leading comment that
+says why.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import numpy as np
 
 from bnnc.backend.text import print_bnn, print_ilp
 from bnnc.errors import BnncError
-from bnnc.frontend.onnx import TrainedForm, trained_form
 from bnnc.frontend.text import parse_text
-from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, TrainedForm
 from bnnc.ir.ilp import IlpModel
 from bnnc.passes.pipeline import compile_model, model_hash
 
@@ -33,7 +33,7 @@ _CONDITION = re.compile(r"^\S+?\[[\d,]+\] (?P<test>(?:>=|<=) \S+)$")
 def print_onnx_model(model: BnnModel) -> str:
     """``model`` (read from ONNX) in bnnc's text language; see the module docstring."""
     reference = _lower(model)
-    form = trained_form(model)
+    form = model.trained_form
     if form is None:
         reason = "its blocks are defined by their framework's arithmetic, with no parameters"
     else:

@@ -12,6 +12,7 @@ same floating-point operations.  Frontends record which float precision their fr
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -80,6 +81,25 @@ class OutputBlock:
         return int(self.weights.shape[0])
 
 
+@dataclass(frozen=True)
+class TrainedForm:
+    """A model's blocks in bnnc's trained form, read back from the file of a model whose blocks
+    are defined by their framework's arithmetic (oracles), e.g. an ONNX graph.
+
+    Per inner block, candidate blocks in order of preference: the graph's own parameters (bias,
+    batch norm) when the tail is literally bias → batch norm → binarisation with ±1 weights and
+    activations, then the tail's affine map as one batch norm (γ = the merged scale, β = the
+    merged shift; e.g. PyTorch dynamo's c_j and bias).  Then the output block's candidates.  A
+    candidate is only a proposal: ``bnnc.backend.onnx_text`` keeps it only if it compiles to
+    the same integer thresholds as the model.  ``missing`` says why some block has none.
+    """
+
+    source: str
+    inner: tuple[tuple[InnerBlock, ...], ...]
+    output: tuple[OutputBlock, ...]
+    missing: str
+
+
 @dataclass(frozen=True, eq=False)
 class BnnModel:
     """A whole BNN: input shape (flattened row-major), inner blocks, output block."""
@@ -97,6 +117,9 @@ class BnnModel:
     framework_predict: Callable[[NDArray[np.bool_]], NDArray[np.int64]] | None = None
     # A region the model file declares (text language ``fix``/``near``): every verb's default.
     region: Region | None = None
+    # The trained form a frontend read back from the file (ONNX), for ``--emit bnn``: only a
+    # proposal, checked against the blocks when printed, so it never takes part in equality.
+    trained_form: TrainedForm | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def n_inputs(self) -> int:

@@ -1,89 +1,45 @@
-"""bnnc's text language (docs/language.md): read a model into the trained or the lowered IR.
+"""Step 2 of reading the text language: the parse tree becomes the trained or lowered IR.
 
-The language has two forms.  The *trained* form (``block`` … ``output``) becomes a
-:class:`~bnnc.ir.bnn.BnnModel`; the *lowered* form that :func:`bnnc.backend.text.print_ilp` writes
-(``threshold`` … ``argmax``) becomes an :class:`~bnnc.ir.ilp.IlpModel`.
-
-Reading happens in two steps:
-
-1. lark (LALR, contextual lexer, grammar ``grammars/bnn.lark``) turns the source into a tree.
-   A syntax error becomes a :class:`ParseError` that says what could have come next.
-2. :class:`_Builder` walks the tree and checks everything the grammar does not (row lengths,
-   value counts, unique names, …) while it still knows where each item was written, so the
-   error points at the offending row, keyword or character.  The model's own ``verify()`` then
-   runs as a safety net.
-
-lark is imported, and the parser built, on first use only, so that ``import bnnc`` stays fast.
+:class:`Builder` walks the tree and checks everything the grammar does not (row lengths, value
+counts, unique names, …) while it still knows where each item was written, so the error points
+at the offending row, keyword or character.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 
-from bnnc.errors import InternalError, ModelError, ParseError, Span
+from bnnc.errors import ModelError, ParseError, Span
+from bnnc.frontend.text.syntax import position
 from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
 from bnnc.ir.region import Region
 from bnnc.ir.tensor import frozen, ternary
 
 if TYPE_CHECKING:
-    from lark import Lark, Token, Tree
-    from lark.exceptions import UnexpectedInput
+    from lark import Token
 
-    Node: TypeAlias = Tree[Token]
+    from bnnc.frontend.text.syntax import Node
+
     # Where an error points: a token, a rule (its first token), or an explicit (line, column).
     Where: TypeAlias = Token | Node | tuple[int, int]
 
-__all__ = ["KEYWORDS", "load_text", "parse_text"]
-
-# Every keyword of the grammar.  A name spelled like one of them is printed quoted
-# (bnnc.backend.text), because in some places the lexer would read it as the keyword.
-KEYWORDS = frozenset(
-    {
-        "network",
-        "input",
-        "arithmetic",
-        "classes",
-        "block",
-        "output",
-        "weights",
-        "bias",
-        "batchnorm",
-        "threshold",
-        "argmax",
-        "beats",
-        "gamma",
-        "beta",
-        "mean",
-        "var",
-        "eps",
-        "float64",
-        "float32",
-        "fix",
-        "near",
-        "within",
-    }
-)
-
-_GRAMMAR_FILE = "bnn.lark"
 _TRAINED_KINDS = ("block", "output")
 _BATCHNORM_ARRAYS = ("gamma", "beta", "mean", "var")
 _INT64 = np.iinfo(np.int64)
 
 # Characters allowed in a weight row besides the weights themselves (the ROW token may carry
 # trailing blanks; a tab counts as one column, as in lark's positions).
-_ROW_BLANKS = " \t\r"
-_DROP_ROW_BLANKS = str.maketrans("", "", _ROW_BLANKS)
+ROW_BLANKS = " \t\r"
+_DROPROW_BLANKS = str.maketrans("", "", ROW_BLANKS)
 _NOT_A_WEIGHT = re.compile(r"[^+\-0 \t\r]")
 # Byte value of '+', '-', '0' → weight; rows are validated before this table is used.
 _WEIGHT_OF_BYTE = np.zeros(256, dtype=np.int8)
@@ -93,191 +49,12 @@ _WEIGHT_OF_BYTE[ord("-")] = -1
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _SPELLED_NON_FINITE = re.compile(r"[+-]?(?:inf(?:inity)?|nan)", re.IGNORECASE)
 
-# How syntax errors name the terminals they expected.  Keywords and punctuation are shown
-# quoted, from the grammar itself (see _describe_expected).
-_TERMINAL_DESCRIPTIONS = {
-    "ROW": "a weight row like +-0+",
-    "NUMBER": "a number",
-    "NAME": "a name",
-    "STRING": "a name",
-    "SHAPE": "an input shape like 28x28 or 784",
-    "PRECISION": "'float64' or 'float32'",
-    "BN_PARAM": "a batch norm parameter (gamma, beta, mean, var or eps)",
-}
-# Tokens that open a new part of a model: meeting one where '}' was possible usually means
-# that the '}' closing the previous part is missing.
-_SECTION_STARTS = frozenset(
-    {"BLOCK", "OUTPUT", "THRESHOLD", "ARGMAX", "BIAS", "BATCHNORM", "BEATS", "BN_PARAM"}
-)
-
-
-# --------------------------------------------------------------------------- public API
-
-
-def parse_text(source: str, filename: str = "<string>") -> BnnModel | IlpModel:
-    """Parse a model written in bnnc's text language; raise :class:`ParseError` on any problem.
-
-    The trained form gives a :class:`BnnModel`, the lowered form an :class:`IlpModel`.  The
-    result has passed ``verify()``.
-    """
-    lines = source.split("\n")  # lark counts lines by '\n' only; so must the error messages
-    if all(
-        not line.strip(_ROW_BLANKS) or line.lstrip(_ROW_BLANKS).startswith("#") for line in lines
-    ):
-        raise ParseError(
-            Span(filename, 1, 1),
-            "the model is empty: it should start with 'network <name>'",
-            lines[0],
-        )
-    builder = _Builder(filename, lines)
-    tree = _parse_tree(source, builder)
-    model = builder.build(tree)
-    try:
-        model.verify()
-    except ModelError as error:
-        # The builder checks everything verify() does, where it was written; should verify()
-        # find something else anyway, report it at the `network` line rather than not at all.
-        raise builder.error(builder.start, error.message) from None
-    return model
-
-
-def load_text(path: str | Path) -> BnnModel | IlpModel:
-    """Read and parse a model file; raise :class:`ModelError` naming the file on any problem."""
-    path = Path(path)
-    try:
-        source = path.read_text(encoding="utf-8-sig")  # utf-8-sig: tolerate a byte-order mark
-    except UnicodeDecodeError as error:
-        raise ModelError(
-            f"cannot read the model: not UTF-8 text (byte offset {error.start})", where=str(path)
-        ) from None
-    except OSError as error:
-        raise ModelError(
-            f"cannot read the model: {error.strerror or error}", where=str(path)
-        ) from None
-    return parse_text(source, str(path))
-
-
-# --------------------------------------------------------------------------- step 1: syntax
-
-
-def _grammar_path() -> Path:
-    """bnn.lark inside the package (wheel install) or in the repository (source checkout).
-
-    The package directory is taken from this module's own location, which is the same as
-    ``Path(bnnc.__file__).parent`` but also works while ``bnnc`` is a namespace package.
-    """
-    package_dir = Path(__file__).resolve().parent.parent
-    candidates = (
-        package_dir / "grammars" / _GRAMMAR_FILE,
-        package_dir.parent / "grammars" / _GRAMMAR_FILE,
-    )
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise InternalError(
-        f"bnnc's grammar {_GRAMMAR_FILE} is missing (looked in "
-        f"{', '.join(str(c.parent) for c in candidates)}); the installation is incomplete"
-    )
-
-
-@functools.cache
-def _parser() -> Lark:
-    """The lark parser, built once on first use (building it takes tens of milliseconds)."""
-    import lark
-
-    return lark.Lark(
-        _grammar_path().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",  # lets rows, numbers and names share characters (see bnn.lark)
-        propagate_positions=True,  # rules carry the position of their first token: keywords
-        # Reuse the LALR tables across processes (lark keys the cache file on the grammar and
-        # options, in the temporary directory): saves most of a CLI run's parser set-up.
-        cache=True,
-    )
-
-
-def _parse_tree(source: str, builder: _Builder) -> Node:
-    from lark.exceptions import LarkError, UnexpectedInput
-
-    parser = _parser()
-    try:
-        return parser.parse(source)
-    except UnexpectedInput as error:
-        raise _syntax_error(error, parser, builder) from None
-    except LarkError as error:  # not expected from a valid grammar, but never leak lark's errors
-        raise builder.error((1, 1), f"cannot parse the model: {error}") from None
-
-
-def _syntax_error(error: UnexpectedInput, parser: Lark, builder: _Builder) -> ParseError:
-    """A ParseError that says what was found and what could have come instead."""
-    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
-
-    expected: set[str] = set()
-    hint = ""
-    if isinstance(error, UnexpectedToken):
-        token = error.token
-        expected = set(error.expected)
-        if token.type == "$END":
-            # lark places the end marker on the last token; point just after that token.
-            where: tuple[int, int] = (token.end_line or 1, token.end_column or 1)
-            found = "the end of the file"
-        else:
-            where = _position(token)
-            found = _show_token(token)
-        if "RBRACE" in expected and (token.type == "$END" or token.type in _SECTION_STARTS):
-            hint = "; is a '}' missing?"
-    elif isinstance(error, UnexpectedCharacters):
-        where = (error.line, error.column)
-        found = f"the character {error.char!r}"
-        expected = set(error.allowed or ())
-    else:
-        where = (error.line, error.column)
-        found = "something unexpected"
-    described = _describe_expected(expected, parser)
-    message = f"expected {described}, got {found}" if described else f"unexpected {found}"
-    return builder.error(where, message + hint)
-
-
-def _describe_expected(names: Iterable[str], parser: Lark) -> str:
-    """Terminal names as words, in a fixed and readable order: ``a number, 'batchnorm' or '}'``."""
-    ranked: set[tuple[int, str]] = set()
-    for name in names:
-        if name in _TERMINAL_DESCRIPTIONS:
-            ranked.add((0, _TERMINAL_DESCRIPTIONS[name]))
-        elif name == "$END":
-            ranked.add((3, "the end of the file"))
-        else:
-            try:
-                pattern = parser.get_terminal(name).pattern
-            except KeyError:  # e.g. lark's own '<END-OF-FILE>' placeholder
-                continue
-            if pattern.type == "str":  # a keyword or punctuation, shown as written
-                ranked.add((1 if pattern.value.isalpha() else 2, f"'{pattern.value}'"))
-    items = [text for _, text in sorted(ranked)]
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
-
-
-def _show_token(token: Token) -> str:
-    if token.type == "ROW":
-        return "a weight row"
-    text = str(token)
-    return repr(text if len(text) <= 30 else text[:27] + "...")
-
 
 def _count(n: int, noun: str) -> str:
     """'1 neuron', '2 neurons', '3 classes'."""
     if n == 1:
         return f"1 {noun}"
     return f"{n} {noun}{'es' if noun.endswith('s') else 's'}"
-
-
-def _position(token: Token) -> tuple[int, int]:
-    return (token.line or 1, token.column or 1)
-
-
-# --------------------------------------------------------------------------- step 2: semantics
 
 
 def _subtrees(node: Node) -> list[Node]:
@@ -292,7 +69,7 @@ def _tokens(node: Node) -> list[Token]:
     return [child for child in node.children if isinstance(child, Token)]
 
 
-class _Builder:
+class Builder:
     """Turns a parse tree into IR, checking each rule while it knows where things were written."""
 
     def __init__(self, filename: str, lines: list[str]) -> None:
@@ -304,7 +81,7 @@ class _Builder:
         if isinstance(where, tuple):
             line, column = (max(1, n) if isinstance(n, int) else 1 for n in where)
         elif isinstance(where, str):  # a Token (lark's Token is a str)
-            line, column = _position(where)
+            line, column = position(where)
         else:
             line, column = where.meta.line, where.meta.column
         # rstrip: a source read without newline translation may end its lines with '\r'.
@@ -601,12 +378,12 @@ class _Builder:
         text = str(row)
         bad = _NOT_A_WEIGHT.search(text)
         if bad:
-            line, column = _position(row)
+            line, column = position(row)
             raise self.error(
                 (line, column + bad.start()),
                 f"{bad.group()!r} is not a weight: write '+' for +1, '-' for -1 and '0' for 0",
             )
-        digits = text.translate(_DROP_ROW_BLANKS)
+        digits = text.translate(_DROPROW_BLANKS)
         if len(digits) != width:
             raise self.error(
                 row,

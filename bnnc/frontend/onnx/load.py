@@ -1,0 +1,230 @@
+"""Reading an ONNX file: the model with its external data, its one input and static shape, the
+tensors that do not depend on the input (folded once from a zero input), and the slicing of
+sub-graphs out of it (a block's tail, the input's preprocessing) for the engine to run.
+
+:class:`OnnxSource` is that file once read: a frozen record that the other modules of
+this package take explicitly.  Errors and warnings name the file and, when there is one, the
+node (:meth:`OnnxSource.error`, :func:`warn`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from numpy.typing import NDArray
+from onnx import TensorProto, helper
+from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model
+
+from bnnc.errors import BnncWarning, ModelError
+from bnnc.frontend.onnx.engine import constant_values, uses_custom_ops
+
+# bnnc's own directory: a warning is attributed to the first caller outside it (see warn).
+_BNNC_DIR = str(Path(__file__).parents[2]) + os.sep
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`BnncWarning` attributed to the first frame outside bnnc (the caller's line
+    that loaded the model), where a library user looks for it; Python 3.12's
+    ``skip_file_prefixes`` does the same, but bnnc supports 3.11."""
+    level = 1
+    frame = inspect.currentframe()
+    while frame is not None and frame.f_code.co_filename.startswith(_BNNC_DIR):
+        level += 1
+        frame = frame.f_back
+    del frame  # a frame in a local keeps the whole stack alive
+    warnings.warn(message, BnncWarning, stacklevel=level)
+
+
+def model_error(path: Path, message: str, node: onnx.NodeProto | None = None) -> ModelError:
+    """A :class:`ModelError` that names the file and, if given, the node."""
+    where = str(path)
+    if node is not None:
+        where += f": node {node.name or '(unnamed)'} ({node.op_type})"
+    return ModelError(message, where=where)
+
+
+@dataclass(frozen=True, eq=False)
+class OnnxSource:
+    """An ONNX file as bnnc reads it (built by :func:`read_source`)."""
+
+    path: Path
+    model: onnx.ModelProto
+    graph: onnx.GraphProto  # model.graph
+    input: onnx.ValueInfoProto  # the one graph input that is not an initialiser
+    input_shape: tuple[int, ...]
+    input_dtype: np.dtype[Any]
+    custom: bool  # custom-domain operators: the engine is onnx's ReferenceEvaluator
+    values: dict[str, Any]  # every tensor's value for a zero input (constants are folded)
+    dynamic: frozenset[str]  # the tensors that depend on the input
+    producer: dict[str, onnx.NodeProto]  # tensor name → the node that computes it
+
+    def error(self, message: str, node: onnx.NodeProto | None = None) -> ModelError:
+        return model_error(self.path, message, node)
+
+    def const(self, name: str) -> NDArray[Any] | None:
+        if not name or name in self.dynamic:
+            return None
+        return np.asarray(self.values[name])
+
+    def slice(
+        self,
+        target: str,
+        stop: str | None,
+        skip: onnx.NodeProto | None = None,
+        also: Sequence[str] = (),
+    ) -> list[onnx.NodeProto]:
+        """The nodes that compute ``target`` (and ``also``), in graph order, walking back no
+        further than the tensor ``stop`` and leaving out the node ``skip``."""
+        needed: set[str] = {target, *also}
+        order: list[onnx.NodeProto] = []
+        for node in reversed(self.graph.node):
+            if node is skip or not any(out in needed for out in node.output):
+                continue
+            order.append(node)
+            needed.update(name for name in node.input if name and name != stop)
+        return list(reversed(order))
+
+    def sub_model(
+        self,
+        nodes: list[onnx.NodeProto],
+        graph_input: onnx.ValueInfoProto,
+        output: str,
+        extra: Sequence[onnx.TensorProto] = (),
+    ) -> onnx.ModelProto:
+        """A model of ``nodes`` with the initialisers they read, the model's opsets and IR."""
+        used = {name for node in nodes for name in node.input}
+        graph = helper.make_graph(
+            nodes,
+            "bnnc_slice",
+            [graph_input],
+            [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
+            [t for t in self.graph.initializer if t.name in used] + list(extra),
+        )
+        model = helper.make_model(graph, opset_imports=list(self.model.opset_import))
+        model.ir_version = self.model.ir_version
+        return model
+
+    def path_between(self, start: str, end: str) -> list[onnx.NodeProto]:
+        """The operators on the dynamic path from tensor ``start`` to tensor ``end``, in order."""
+        path: list[onnx.NodeProto] = []
+        name = end
+        while name != start:
+            node = self.producer[name]
+            path.append(node)
+            name = next(i for i in node.input if i in self.dynamic)
+        return path[::-1]
+
+
+def read_source(path: Path) -> OnnxSource:
+    """Load the file, check that it has one input of static shape and one output, and fold the
+    tensors that do not depend on the input."""
+    model = _load_model(path)
+    graph = model.graph
+    # QONNX zoo files often use a custom domain without importing it; declare it here.
+    declared = {opset.domain for opset in model.opset_import}
+    for domain in sorted({node.domain for node in graph.node} - declared):
+        model.opset_import.append(helper.make_opsetid(domain, 1))
+    initialisers = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initialisers]
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs)
+        raise model_error(path, f"the model has {len(inputs)} inputs ({names}); bnnc needs one")
+    graph_input = inputs[0]
+    input_shape = _static_shape(path, graph_input)
+    input_dtype = helper.tensor_dtype_to_np_dtype(graph_input.type.tensor_type.elem_type)
+    if len(graph.output) != 1:
+        raise model_error(path, f"the model has {len(graph.output)} outputs; bnnc needs one")
+    custom = uses_custom_ops(model)
+    zero = np.zeros(input_shape, dtype=input_dtype)
+    try:
+        values = constant_values(model, {graph_input.name: zero})
+    except Exception as err:
+        raise model_error(path, f"cannot evaluate the graph: {err}") from None
+    dynamic = {graph_input.name}
+    for node in graph.node:
+        # Shape and Size of the input are static: its shape is (the flatten pattern).
+        if node.op_type not in ("Shape", "Size") and any(
+            name in dynamic for name in node.input if name
+        ):
+            dynamic.update(node.output)
+    producer = {out: node for node in graph.node for out in node.output}
+    return OnnxSource(
+        path=path,
+        model=model,
+        graph=graph,
+        input=graph_input,
+        input_shape=input_shape,
+        input_dtype=input_dtype,
+        custom=custom,
+        values=values,
+        dynamic=frozenset(dynamic),
+        producer=producer,
+    )
+
+
+def _static_shape(path: Path, value: onnx.ValueInfoProto) -> tuple[int, ...]:
+    dims = []
+    for k, dim in enumerate(value.type.tensor_type.shape.dim):
+        if dim.dim_value > 0:
+            dims.append(dim.dim_value)
+        elif k == 0:
+            dims.append(1)  # a symbolic batch dimension: bnnc reads one input at a time
+        else:
+            raise model_error(
+                path,
+                f"input {value.name!r} has a dynamic dimension {k} ({dim.dim_param!r}); "
+                "bnnc needs a static input shape",
+            )
+    return tuple(dims)
+
+
+def _load_model(path: Path) -> onnx.ModelProto:
+    """The model with its external data (weights in a ``.onnx.data`` file beside it) loaded."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except FileNotFoundError:
+        raise ModelError("no such file", where=str(path)) from None
+    except Exception as err:  # onnx raises many types for a damaged file
+        raise ModelError(f"not a readable ONNX model: {err}", where=str(path)) from None
+    external = [
+        t
+        for t in [*model.graph.initializer, *_constant_tensors(model.graph)]
+        if t.data_location == TensorProto.EXTERNAL
+    ]
+    if not external:
+        return model
+    base = path.resolve().parent
+    for tensor in external:
+        location = ExternalDataInfo(tensor).location
+        if not (base / location).is_file():
+            raise ModelError(
+                f"tensor {tensor.name!r} is stored in the external data file {location!r}, "
+                f"which is missing (expected at {base / location}); keep it beside the model",
+                where=str(path),
+            )
+    try:
+        load_external_data_for_model(model, str(base))
+    except Exception as err:
+        location = ExternalDataInfo(external[0]).location
+        raise ModelError(
+            f"cannot read the external data file {location!r}: {err}", where=str(path)
+        ) from None
+    return model
+
+
+def _constant_tensors(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
+    """Tensors held by ``Constant`` nodes (they may use external data too)."""
+    return [
+        attr.t
+        for node in graph.node
+        for attr in node.attribute
+        if attr.type == onnx.AttributeProto.TENSOR
+    ]

@@ -1,0 +1,340 @@
+"""The walk over the graph that recognises the blocks, whichever exporter wrote them.
+
+Every dynamic tensor is classified as it is computed: the model input or an elementwise
+function of it (``_Raw``), binarised values ±scale of a bits layer (``_Bits``), or inside a
+block's tail (``_Tail``).  A ``MatMul``/``Gemm`` that reads bits through a constant matrix of
+±c multiples of ternary rows starts a block (:func:`_linear`); the elementwise operators after
+it are its tail; the next linear layer ends it and checks that the tail gives two values ±a.
+The exporters' patterns all fit this walk:
+
+- Brevitas/QONNX: ``BipolarQuant`` or 1-bit ``Quant`` (custom domain) as the activations and on
+  the float weights (a constant sub-graph, folded); ``MatMul``/``Gemm``, then
+  ``BatchNormalization`` or its arithmetic spelled out;
+- FINN: bipolar ``MultiThreshold`` (``out_scale``/``out_bias``) as the input binarisation and
+  as the folded batch norm + sign; ``ArgMax`` or ``TopK`` at the end;
+- Larq via tf2onnx: ``Sign`` → ``Add`` → ``Sign`` (``ste_sign``), the batch norm folded into
+  ``Mul`` + ``Add``;
+- PyTorch's legacy exporter: ``Gemm``/``MatMul``, ``BatchNormalization``, then ``Sign``,
+  ``Clip`` + ``Sign`` (Hardtanh) or ``GreaterOrEqual`` + ``Where``;
+- PyTorch's dynamo exporter: each batch norm merged into its ``Gemm`` (rows c·s with a real
+  bias), exact only within the bounds of :mod:`bnnc.frontend.onnx.exactness`.
+
+:func:`read` then assembles the stage-1 model: one oracle per block (the tail in the engine),
+the input conditions, the framework's own inference, and the trained form read back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from numpy.typing import NDArray
+from onnx import helper
+
+from bnnc.frontend.onnx.engine import Engine
+from bnnc.frontend.onnx.exactness import (
+    check_band_fires,
+    check_band_scores,
+    exact_in_every_order,
+    rounding_bound,
+    tail_values,
+)
+from bnnc.frontend.onnx.inputs import input_conditions, input_scale
+from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
+from bnnc.frontend.onnx.readback import read_back
+from bnnc.frontend.onnx.tails import (
+    BINARISERS,
+    ELEMENTWISE,
+    LABEL_OPS,
+    SHAPE_OPS,
+    Block,
+    fires,
+    prefix_engine,
+    scores,
+    tail_oracle,
+)
+from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.tensor import frozen, ternary
+
+
+@dataclass
+class _Bits:
+    layer: int
+    scale: float  # the bits take the values ±scale
+
+
+@dataclass
+class _Raw:
+    """The model input, or an elementwise function of it (before the first binarisation)."""
+
+
+@dataclass
+class _Tail:
+    block: int  # index into the blocks
+
+
+@dataclass
+class _Walk:
+    """The walk's progress, in graph order (mutable: each node adds to it)."""
+
+    kinds: dict[str, _Raw | _Bits | _Tail]
+    blocks: list[Block] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)  # width of each bits layer
+    input_bits: str | None = None  # the tensor of the input bits, once found
+    _prefix: Engine | None = None
+
+    def prefix(self, source: OnnxSource) -> Engine:
+        """The graph from the model input to the input bits, in the model's engine (built
+        once)."""
+        assert self.input_bits is not None
+        if self._prefix is None:
+            self._prefix = prefix_engine(source, self.input_bits)
+        return self._prefix
+
+
+@dataclass(frozen=True)
+class OnnxReading:
+    """A model read from ONNX, with the file and the blocks it was read from (for tests that
+    look inside)."""
+
+    model: BnnModel
+    source: OnnxSource
+    blocks: tuple[Block, ...]
+
+
+def read(path: Path) -> OnnxReading:
+    """Read a BNN from an ONNX file; see the package docstring for the patterns."""
+    source = read_source(path)
+    walk = _Walk(kinds={source.input.name: _Raw()})
+    kinds, blocks = walk.kinds, walk.blocks
+    label_of: str | None = None
+    for node in source.graph.node:
+        dyn = [name for name in node.input if name in source.dynamic]
+        if not dyn or node.op_type in ("Shape", "Size"):  # static: folded as constants
+            continue
+        kind = kinds.get(dyn[0])
+        if node.op_type in ("MatMul", "Gemm"):
+            _linear(source, walk, node)
+        elif node.op_type in LABEL_OPS:
+            if not isinstance(kind, _Tail):
+                raise source.error("the label is taken before the output layer", node)
+            blocks[kind.block].end = dyn[0]
+            label_of = node.output[1] if node.op_type == "TopK" else node.output[0]
+            for out in node.output:
+                kinds[out] = kind
+        elif len(dyn) != 1 or node.op_type not in ELEMENTWISE | SHAPE_OPS:
+            raise source.error(
+                "not part of a BNN block bnnc understands (expected a MatMul/Gemm reading "
+                "binarised values, or an elementwise operator with constant operands)",
+                node,
+            )
+        elif isinstance(kind, _Bits):
+            if node.op_type not in SHAPE_OPS:
+                raise source.error(
+                    "only reshapes may sit between a binarisation and the next MatMul", node
+                )
+            kinds[node.output[0]] = kind
+        elif kind is not None:
+            kinds[node.output[0]] = kind
+        else:
+            raise source.error("reads a tensor bnnc has not classified", node)
+
+    output = source.graph.output[0].name
+    kind = kinds.get(output)
+    if not isinstance(kind, _Tail):
+        raise source.error(f"the output {output!r} is not computed by a final linear layer")
+    last = blocks[kind.block]
+    if not last.end:
+        last.end = output
+    if label_of is not None and output != label_of:
+        raise source.error(f"the output {output!r} is not the index output of ArgMax/TopK")
+    return OnnxReading(_build(source, walk), source, tuple(blocks))
+
+
+def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
+    kinds, blocks, widths = walk.kinds, walk.blocks, walk.widths
+    a_name, b_name = node.input[0], node.input[1]
+    kind = kinds.get(a_name)
+    if isinstance(kind, _Tail):  # the previous block ends here: its tail feeds this layer
+        prev = blocks[kind.block]
+        prev.end = a_name
+        scale = _tail_scale(source, prev, node)
+        widths.append(prev.weights.shape[0])
+        kind = _Bits(kind.block + 1, scale)
+    if isinstance(kind, _Raw):  # the input bits: an elementwise function of the input
+        walk.input_bits = a_name
+        kind = _Bits(0, input_scale(source, walk.prefix(source), node))
+        widths.append(int(np.prod(source.input_shape)))
+    if not isinstance(kind, _Bits):
+        raise source.error("a linear layer reads a tensor bnnc has not classified", node)
+    if kind.layer != len(blocks):
+        raise source.error("a linear layer reads an earlier layer (skip connections)", node)
+    matrix = source.const(b_name)
+    if matrix is None or matrix.ndim != 2:
+        raise source.error("the weight operand must be a constant matrix", node)
+    attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    offset = np.zeros(0)
+    if node.op_type == "Gemm":
+        if attrs.get("transA", 0):
+            raise source.error("Gemm with transA=1 is not supported", node)
+        weights = matrix if attrs.get("transB", 0) else matrix.T
+        alpha = float(attrs.get("alpha", 1.0))
+        if len(node.input) > 2 and node.input[2]:
+            bias = source.const(node.input[2])
+            if bias is None:
+                raise source.error("the Gemm bias must be a constant", node)
+            try:
+                bias = np.broadcast_to(bias, (1, weights.shape[0]))[0]
+            except ValueError:
+                raise source.error(
+                    f"the Gemm bias has shape {bias.shape}, not one value per neuron", node
+                ) from None
+            # β·bias is exact in float64 (a product of two float32 values).
+            offset = float(attrs.get("beta", 1.0)) * bias.astype(np.float64)
+    else:
+        weights, alpha = matrix.T, 1.0
+    if weights.shape[1] != widths[kind.layer]:
+        raise source.error(
+            f"weights have {weights.shape[1]} inputs, the previous layer has {widths[kind.layer]}",
+            node,
+        )
+    if matrix.dtype != np.float32:
+        raise source.error(f"weights are {matrix.dtype}; bnnc reads float32 layers", node)
+    magnitude = np.abs(weights).max(axis=1)
+    safe = np.where(magnitude > 0, magnitude, 1)[:, None]
+    ternary_rows = np.where(magnitude[:, None] > 0, weights / safe, 0)
+    if not np.isin(ternary_rows, (-1.0, 0.0, 1.0)).all():
+        raise source.error(
+            "weights are not ±c multiples of ternary rows (not a binarised layer)", node
+        )
+    rows = ternary(ternary_rows)
+    n_out = rows.shape[0]
+    if offset.size == 0:
+        offset = np.zeros(n_out)
+    # Each product is ±a·c (exact in float64: two float32 factors); α scales the sum.
+    per_term = np.float64(kind.scale) * magnitude.astype(np.float64)
+    gain = alpha * per_term
+    n_active = np.count_nonzero(rows, axis=1)
+    exact = exact_in_every_order(alpha, per_term, offset, n_active)
+    bound = None if exact.all() else rounding_bound(gain, offset, n_active, rows.shape[1])
+    start = node.output[0]
+    block = Block(kind.layer, node, rows, gain, offset, bound, start)
+    blocks.append(block)
+    kinds[node.output[0]] = _Tail(len(blocks) - 1)
+
+
+def _tail_scale(source: OnnxSource, block: Block, consumer: onnx.NodeProto) -> float:
+    check_band_fires(source, block)
+    values, reachable = tail_values(source, block)
+    seen = np.unique(np.abs(values[reachable]))
+    nonzero = seen[seen != 0]
+    end_node = source.producer.get(block.end)
+    ends_in_sign = end_node is not None and end_node.op_type == "Sign"
+    if nonzero.size != 1 or (0 in seen and not ends_in_sign):
+        raise source.error(
+            f"the block ending at {block.end!r} does not produce two values ±a before the "
+            f"next linear layer (found magnitudes {seen[:6].tolist()})",
+            consumer,
+        )
+    if (values[reachable] == 0).any():
+        assert end_node is not None
+        sign = f"{end_node.name or '(unnamed)'} (Sign)"
+        warn(
+            f"{source.path}: node {sign}: ONNX Sign maps a reachable zero pre-activation to 0; "
+            "bnnc binarises it as +1 (sign(0) = +1), so on such inputs the formula follows "
+            "sign(0) = +1, not the graph"
+        )
+    return float(nonzero[0])
+
+
+def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
+    blocks = walk.blocks
+    inner = []
+    for k, block in enumerate(blocks[:-1]):
+        oracle = tail_oracle(source, block)
+        inner.append(
+            InnerBlock(
+                name=f"layer{k + 1}",
+                weights=block.weights,
+                bias=frozen(np.zeros(block.weights.shape[0]), np.float64),
+                batchnorm=None,
+                oracle=fires(oracle),
+            )
+        )
+    last = blocks[-1]
+    values, reachable = tail_values(source, last)
+    magnitudes = np.unique(np.abs(values[reachable]))
+    score_oracle = tail_oracle(source, last)  # cached by tail_values
+    n_classes = last.weights.shape[0]
+    binarised_output = bool(
+        magnitudes.size == 1 and magnitudes[0] > 0 and _ends_in_binariser(source, last)
+    )
+    if binarised_output:
+        # A binarised output (±1 per class): an inner block, then argmax over its bits.
+        check_band_fires(source, last)
+        inner.append(
+            InnerBlock(
+                name=f"layer{len(blocks)}",
+                weights=last.weights,
+                bias=frozen(np.zeros(n_classes), np.float64),
+                batchnorm=None,
+                oracle=fires(score_oracle),
+            )
+        )
+        output = OutputBlock(
+            "argmax", ternary(np.eye(n_classes)), frozen(np.zeros(n_classes), np.float64)
+        )
+    else:
+        check_band_scores(source, last)
+        output = OutputBlock(
+            "output",
+            last.weights,
+            frozen(np.zeros(n_classes), np.float64),
+            oracle=scores(score_oracle),
+        )
+    if walk.input_bits is None:
+        raise source.error("the input is never binarised")
+    conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
+    engine = Engine(source.model, custom=source.custom)
+    shape = source.input_shape
+    dtype = source.input_dtype
+    name = source.input.name
+    single_label = _label_output(source)
+
+    def run_model(bits: NDArray[np.bool_]) -> NDArray[np.int64]:
+        batch = np.asarray(bits, dtype=bool).reshape(-1, int(np.prod(shape)))
+        labels = []
+        for row in batch:
+            tensor = np.where(row, on_values, off_values).astype(dtype).reshape(shape)
+            out = engine.run({name: tensor})[0]
+            flat = np.asarray(out).reshape(-1)
+            labels.append(int(flat[0]) if single_label else int(np.argmax(flat)))
+        return np.asarray(labels, dtype=np.int64).reshape(np.asarray(bits).shape[:-1])
+
+    model = BnnModel(
+        name=Path(source.path).stem.replace("-", "_").replace(".", "_"),
+        input_shape=shape,
+        blocks=tuple(inner),
+        output=output,
+        arithmetic="float32",
+        input_conditions=tuple(conditions),
+        framework_predict=run_model,
+        # Read back now, while the blocks are at hand: it takes well under a millisecond, and
+        # the model then carries a plain value rather than the reader's state (package
+        # docstring, "The trained form").
+        trained_form=read_back(source, blocks, binarised_output),
+    )
+    model.verify()
+    return model
+
+
+def _ends_in_binariser(source: OnnxSource, block: Block) -> bool:
+    node = source.producer.get(block.end)
+    return node is not None and node.op_type in BINARISERS | {"Where"}
+
+
+def _label_output(source: OnnxSource) -> bool:
+    node = source.producer.get(source.graph.output[0].name)
+    return node is not None and node.op_type in LABEL_OPS
