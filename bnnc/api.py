@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,14 +145,26 @@ def check_sat(
     label: int | None = None,
     query: Query | None = None,
     search: bool = True,
+    solver: str = "cadical",
+    time_limit: float | None = None,
 ) -> SatResult:
     """Inversion: find an input the network gives ``label`` (or that answers ``query``: a
     region, a label to avoid), checked by the reference; or prove there is none.
 
     ``search`` first tries a short local search with the reference inference (bnnc.engines.search);
-    a witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
+    a witness it finds is confirmed through the formula.  UNSAT always comes from the solver
+    (``solver``: a name in bnnc.engines.registry.DECIDERS).  If ``time_limit`` (seconds) runs
+    out first, the result is UNKNOWN (``satisfiable`` None)."""
     compiled = compiled or compile(model)
-    return _check_sat(model, compiled.formula, label, query=query, search=search)
+    return _check_sat(
+        model,
+        compiled.formula,
+        label,
+        query=query,
+        search=search,
+        solver=solver,
+        time_limit=time_limit,
+    )
 
 
 def sample(
@@ -163,15 +176,28 @@ def sample(
     n: int = 10,
     seed: int = 0,
     unique: bool = False,
+    sampler: str = "cmsgen",
+    on_sample: Callable[[int], None] | None = None,
+    time_limit: float | None = None,
 ) -> SampleResult:
-    """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with CMSGen;
-    every sample is checked by the reference (InternalError if one fails)."""
+    """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with ``sampler``
+    (CMSGen by default; see bnnc.engines.sample); every sample is checked by the reference
+    (InternalError if one fails).  ``on_sample(drawn)`` runs after each draw; Ctrl-C or the
+    ``time_limit`` (seconds) stop the draws and keep what was drawn."""
     from bnnc.engines.sample import sample as _sample
     from bnnc.engines.sample import validate_samples
 
     compiled = compiled or compile(model)
     result = _sample(
-        model, compiled.formula, make_query(model, label, query), n, seed=seed, unique=unique
+        model,
+        compiled.formula,
+        make_query(model, label, query),
+        n,
+        seed=seed,
+        unique=unique,
+        sampler=sampler,
+        on_sample=on_sample,
+        time_limit=time_limit,
     )
     validate_samples(model, result)
     return result
@@ -183,13 +209,15 @@ def count(
     *,
     label: int | None = None,
     query: Query | None = None,
-    method: Method = "exact",
+    method: Method | str = "exact",
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
+    time_limit: float | None = None,
 ) -> CountResult:
     """The number of inputs the network gives ``label`` (or that answer ``query``): exact
-    (Ganak) or (ε, δ)-approximate (ApproxMC), with its share of the input region."""
+    (Ganak) or (ε, δ)-approximate (ApproxMC), or with any counter by name (see
+    bnnc.engines.count), with its share of the input region and the counter's guarantee."""
     from bnnc.engines.count import count as _count
 
     compiled = compiled or compile(model)
@@ -200,6 +228,7 @@ def count(
         epsilon=epsilon,
         delta=delta,
         seed=seed,
+        time_limit=time_limit,
     )
 
 
