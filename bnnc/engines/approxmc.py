@@ -2,7 +2,9 @@
 
 An (ε, δ) estimate: with probability at least 1 − δ the true count lies within a factor
 (1 + ε) of it, i.e. in [estimate / (1 + ε), estimate · (1 + ε)].  It hashes the projection
-variables with random XORs, so the estimate depends on ``seed``.
+variables with random XORs, so the estimate depends on ``seed``.  ApproxMC leaves a projection
+variable that is in no clause out of its count (e.g. an input no neuron reads, which halved
+the estimate), so this backend counts those itself: each doubles the count.
 
 Time limit: ignored (pyapproxmc takes none, and its one call cannot be stopped).
 """
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from bnnc.engines.base import Clauses, Counter, Guarantee, ModelCount
+from bnnc.engines.base import Clauses, Counter, Guarantee, ModelCount, mentioned
 from bnnc.errors import UsageError
 
 
@@ -42,11 +44,14 @@ class ApproxMC:
 
         counter = pyapproxmc.Counter(seed=seed, epsilon=epsilon, delta=delta)
         counter.add_clauses(clauses)
-        # All variables when there is no projection: also those in no clause, which ApproxMC
-        # would otherwise not know of (each doubles the count).
         every = range(1, num_vars + 1) if projection is None else projection
-        cells, hashes = counter.count(list(every))
-        return ModelCount(int(cells) * (1 << int(hashes)), Guarantee.approximate(epsilon, delta))
+        # ApproxMC leaves a variable in no clause out of the count (an input no neuron reads:
+        # each would halve the estimate), so those are counted here: each doubles the count.
+        seen = mentioned(clauses, num_vars)
+        free = sum(1 for v in every if not seen[v])
+        cells, hashes = counter.count([v for v in every if seen[v]])
+        value = int(cells) * (1 << (int(hashes) + free))
+        return ModelCount(value, Guarantee.approximate(epsilon, delta))
 
 
 if TYPE_CHECKING:  # mypy checks that the class implements the protocol

@@ -31,9 +31,27 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import BnncError, ExitCode
+from bnnc.ir.clauses import ClauseStore
 
 Clauses = Iterable[Sequence[int]]
 OnSample = Callable[[int], None]  # called with the number drawn so far, after each draw
+
+
+def mentioned(clauses: Clauses, num_vars: int) -> NDArray[np.bool_]:
+    """``seen[v]``: whether variable v (1..num_vars) occurs in some clause (``seen[0]`` False).
+
+    For backends whose library only knows the variables it was given clauses over: an input no
+    neuron reads is in no clause, yet it is a variable of the formula, free to take either value.
+    """
+    seen = np.zeros(num_vars + 1, dtype=bool)
+    if isinstance(clauses, ClauseStore):
+        for block in clauses.blocks():  # numpy, not a Python loop over millions of literals
+            seen[np.abs(block)] = True
+    else:
+        for clause in clauses:
+            seen[[abs(lit) for lit in clause]] = True
+    seen[0] = False  # the clause terminators of the blocks
+    return seen
 
 
 class TimeLimitError(BnncError):
