@@ -14,7 +14,7 @@ import pytest
 
 import bnnc
 from bnnc.engines import decide as solve
-from bnnc.engines import search
+from bnnc.engines import search, search_net
 from bnnc.errors import InternalError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.ilp import IlpModel
@@ -157,17 +157,17 @@ def test_search_on_onnx_models_with_oracles(path: Path) -> None:
             assert_answers(model, query, witness)
     # The search's exact form of the network is the reference on every input.
     inputs = all_inputs(model.n_inputs)
-    net = search._exact_form(model)
-    first = search._signs(inputs) @ search._first_weights(net)
-    assert (search._exact_labels(net, first) == predict(model, inputs)).all()
+    net = search_net.exact_form(model)
+    first = search_net.signs(inputs) @ search_net.first_weights(net)
+    assert (search_net.exact_labels(net, first) == predict(model, inputs)).all()
 
 
 def test_exact_form_is_the_reference() -> None:
     model = random_bnn([40, 20, 12, 6], seed=9, negative_gamma=0.5)
     bits = np.random.default_rng(0).random((3000, 40)) < 0.5
-    net = search._exact_form(model)
-    first = search._signs(bits) @ search._first_weights(net)
-    assert (search._exact_labels(net, first) == predict(model, bits)).all()
+    net = search_net.exact_form(model)
+    first = search_net.signs(bits) @ search_net.first_weights(net)
+    assert (search_net.exact_labels(net, first) == predict(model, bits)).all()
 
 
 def test_search_is_deterministic_for_a_seed() -> None:

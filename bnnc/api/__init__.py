@@ -45,7 +45,8 @@ from bnnc.engines.count import CountResult, Method, region_size
 from bnnc.engines.decide import SatResult, make_query
 from bnnc.engines.decide import check_sat as _check_sat
 from bnnc.engines.decide import infer as _infer
-from bnnc.engines.sample import Sampler, SampleResult, validate_samples
+from bnnc.engines.registry import COUNTERS, DECIDERS, SAMPLERS
+from bnnc.engines.sample import SampleResult, validate_samples
 from bnnc.errors import BnncError, UsageError
 from bnnc.frontend.query import build_query as query
 from bnnc.frontend.query import parse_bits, parse_label
@@ -67,12 +68,15 @@ Model = BnnModel | IlpModel
 TEXT_SUFFIXES = (".bnn", ".txt")
 
 __all__ = [
+    "COUNTERS",
     "DATA_NAMES",
+    "DECIDERS",
     "DEFAULT_ENCODING",
     "DEFAULT_THRESHOLD",
     "ENCODINGS",
     "ENCODING_NAMES",
     "RETRAIN_COUNT_METHODS",
+    "SAMPLERS",
     "CnfFormula",
     "Compilation",
     "CountMethod",
@@ -283,15 +287,27 @@ def check_sat(
     label: int | None = None,
     query: Query | None = None,
     search: bool = True,
+    solver: str = "cadical",
+    time_limit: float | None = None,
 ) -> SatResult:
     """Inversion: find an input the network gives ``label`` (or that answers ``query``: a
     region, a label to avoid), checked by the reference; or prove there is none.
 
     ``search`` first tries a short local search with the reference inference (bnnc.engines.search);
-    a witness it finds is confirmed through the formula.  UNSAT always comes from the solver."""
+    a witness it finds is confirmed through the formula.  UNSAT always comes from the solver
+    (``solver``: a name in bnnc.engines.registry.DECIDERS).  If ``time_limit`` (seconds) runs
+    out first, the result is UNKNOWN (``satisfiable`` None)."""
     compiled = compiled or compile(model)
     query = _on_region(compiled, query)
-    return _check_sat(model, compiled.formula, label, query=query, search=search)
+    return _check_sat(
+        model,
+        compiled.formula,
+        label,
+        query=query,
+        search=search,
+        solver=solver,
+        time_limit=time_limit,
+    )
 
 
 def sample(
@@ -303,15 +319,16 @@ def sample(
     n: int = 10,
     seed: int = 0,
     unique: bool = False,
-    sampler: Sampler = "cmsgen",
+    sampler: str = "cmsgen",
     on_sample: Callable[[int], None] | None = None,
+    time_limit: float | None = None,
     validate: bool = True,
 ) -> SampleResult:
     """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with
     ``sampler`` (CMSGen: fast, no uniformity guarantee; UniGen: almost-uniform);
-    ``on_sample(drawn)`` is called after each draw.  Every sample is checked by the reference
-    (InternalError if one fails) unless ``validate=False`` (then call
-    :func:`validate_samples` yourself)."""
+    ``on_sample(drawn)`` is called after each draw; Ctrl-C or the ``time_limit`` (seconds) stop
+    the draws and keep what was drawn.  Every sample is checked by the reference (InternalError
+    if one fails) unless ``validate=False`` (then call :func:`validate_samples` yourself)."""
     from bnnc.engines.sample import sample as _sample
 
     compiled = compiled or compile(model)
@@ -324,6 +341,7 @@ def sample(
         unique=unique,
         sampler=sampler,
         on_sample=on_sample,
+        time_limit=time_limit,
     )
     if validate:
         validate_samples(model, result)
@@ -336,13 +354,15 @@ def count(
     *,
     label: int | None = None,
     query: Query | None = None,
-    method: Method = "exact",
+    method: Method | str = "exact",
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
+    time_limit: float | None = None,
 ) -> CountResult:
     """The number of inputs the network gives ``label`` (or that answer ``query``): exact
-    (Ganak) or (ε, δ)-approximate (ApproxMC), with its share of the input region."""
+    (Ganak) or (ε, δ)-approximate (ApproxMC), or with any counter by name (see
+    bnnc.engines.count), with its share of the input region and the counter's guarantee."""
     from bnnc.engines.count import count as _count
 
     compiled = compiled or compile(model)
@@ -353,6 +373,7 @@ def count(
         epsilon=epsilon,
         delta=delta,
         seed=seed,
+        time_limit=time_limit,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,11 +22,6 @@ from bnnc.cli.show import ascii_image, echo_json, image_shape, progress, query_j
 from bnnc.errors import ExitCode
 
 PREVIEW = 8  # samples shown on the terminal
-
-
-class SamplerName(StrEnum):
-    cmsgen = "cmsgen"
-    unigen = "unigen"
 
 
 @verb(flags={"n": "-n"})
@@ -60,13 +54,13 @@ def sample_command(
         ),
     ] = False,
     sampler: Annotated[
-        SamplerName,
+        str,
         typer.Option(
             "--sampler",
-            help="cmsgen: fast, uniform-like (no guarantee); unigen: almost-uniform with a "
-            "guarantee, slower.",
+            help=f"One of {', '.join(bnnc.SAMPLERS)}.  cmsgen: fast, uniform-like (no "
+            "guarantee); unigen: almost-uniform with a guarantee, slower.",
         ),
-    ] = SamplerName.cmsgen,
+    ] = "cmsgen",
     seed: SeedOption = 0,
     region: RegionOptions,
     encoding: Annotated[
@@ -113,7 +107,7 @@ def sample_command(
             n=count,
             seed=seed,
             unique=unique,
-            sampler=sampler.value,
+            sampler=sampler,
             on_sample=advance,
             validate=False,
         )
@@ -138,7 +132,7 @@ def sample_command(
             "exhausted": result.exhausted,
             "interrupted": result.interrupted,
             "seed": seed,
-            "sampler": sampler.value,
+            "sampler": sampler,
             "samples_file": str(output) if output else None,
             "png_file": str(png) if png and result.drawn else None,
             "seconds": {"sampling": round(result.seconds, 6), "total": round(seconds, 6)},

@@ -1,14 +1,19 @@
-"""Counting the inputs that answer a query: exactly with Ganak, approximately with ApproxMC.
+"""Counting the inputs that answer a query: with a counter from the registry (Ganak exactly,
+ApproxMC approximately), or by running the network on every input of the region.
 
-Both counters are given the input variables as the projection (sampling) set, so they count
-inputs.  bnnc's formulas are parsimonious, so the unprojected model count is the same number;
-the tests check that, and :func:`count` can be asked to count unprojected
-(``projected=False``) to show it.
+:func:`count`'s ``method`` is ``exact`` (Ganak), ``approx`` (ApproxMC) or the name of any
+counter in :data:`bnnc.engines.registry.COUNTERS` (``ganak``, ``approxmc``, ``enumerate``: the
+formula's models by brute force).  The counter is given the input variables as the projection
+(sampling) set, so it counts inputs.  bnnc's formulas are parsimonious, so the unprojected model
+count is the same number; the tests check that, and :func:`count` can be asked to count
+unprojected (``projected=False``) to show it.  Each result records the guarantee its counter
+gives (:class:`~bnnc.engines.base.Guarantee`): Ganak's counts are exact with high probability
+(its cache is hashed), and bnnc's outputs call them exact.
 
-``enumerate`` does not use the formula: it runs the reference inference on every input of the
-region (up to 2^30), in numpy batches.  It is exact, independent of the formula (a cross-check
-of it), and on small networks much faster than Ganak, whose preprocessing and tree decomposition
-alone take 15–30 s on a 12-20-10 network.
+:func:`count_by_enumeration` (``bnnc count --enumerate``) does not use the formula: it runs the
+reference inference on every input of the region (up to 2^30), in numpy batches.  It is exact,
+independent of the formula (a cross-check of it), and on small networks much faster than Ganak,
+whose preprocessing and tree decomposition alone take 15–30 s on a 12-20-10 network.
 
 ApproxMC returns an (ε, δ) estimate: with probability at least 1 − δ the true count lies within
 a factor (1 + ε) of it, i.e. in [estimate / (1 + ε), estimate · (1 + ε)].
@@ -16,18 +21,17 @@ a factor (1 + ε) of it, i.e. in [estimate / (1 + ε), estimate · (1 + ε)].
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 
-from bnnc.errors import EncodingLimitError, ModelError
+from bnnc.engines import registry
+from bnnc.engines.base import EXACT, Counter, Guarantee, GuaranteeKind, TimeLimitError
+from bnnc.errors import EncodingLimitError, InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
@@ -36,7 +40,9 @@ from bnnc.ir.reference import predict
 from bnnc.ir.region import FREE
 from bnnc.passes.lower_query import query_clauses
 
-Method = Literal["exact", "approx", "enumerate"]
+Method = Literal["exact", "approx", "enumerate"]  # the CLI's methods; count() takes any counter
+# The counters the CLI's methods name; any other method is a counter's registered name.
+METHOD_COUNTERS: Final = {"exact": "ganak", "approx": "approxmc"}
 ENUMERATION_MAX_FREE_BITS = 30  # 2^30 inputs through numpy: minutes; beyond, use a counter
 _CHUNK_BITS = 18  # inputs per batch: 2^18
 
@@ -44,12 +50,13 @@ _CHUNK_BITS = 18  # inputs per batch: 2^18
 @dataclass(frozen=True)
 class CountResult:
     query: Query
-    method: Method
+    method: str  # a Method, or the name of the counter asked for
     count: int  # exact count, or the ApproxMC estimate
     space: int  # the number of inputs in the query's region (the denominator of ``share``)
     seconds: float
     epsilon: float | None = None  # ApproxMC's tolerance and confidence, for "approx"
     delta: float | None = None
+    guarantee: Guarantee = EXACT  # what the counter promises about ``count``
 
     @property
     def share(self) -> float:
@@ -58,46 +65,67 @@ class CountResult:
     @property
     def bounds(self) -> tuple[float, float]:
         """The interval the true count lies in (with probability 1 − δ for approximate counts)."""
-        if self.method != "approx" or self.epsilon is None:
-            return (float(self.count), float(self.count))
-        return (self.count / (1 + self.epsilon), self.count * (1 + self.epsilon))
+        return self.guarantee.bounds(self.count)
 
 
 def count(
     formula: CnfFormula,
     query: Query,
     *,
-    method: Method = "exact",
+    method: str = "exact",
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
     projected: bool = True,
     space: int | None = None,
+    time_limit: float | None = None,
 ) -> CountResult:
     """The number of inputs that answer ``query``.
 
-    ``space`` is the size of the query's region if already known (see :func:`region_size`).
+    ``method``: ``exact`` (Ganak), ``approx`` (ApproxMC, with tolerance ``epsilon``, confidence
+    ``delta`` and ``seed``), or a counter's name (see the module doc).  ``space`` is the size of
+    the query's region if already known (see :func:`region_size`).  ``time_limit`` (seconds) is
+    passed to the counter; one that honours it and runs out raises
+    :class:`~bnnc.engines.base.TimeLimitError` (Ganak and ApproxMC do not honour it).
     """
     start = time.perf_counter()
     extra = query_clauses(query, formula)
     clauses = formula.clauses.joined(extra.clauses)
     inputs = list(range(1, formula.layout.n_inputs + 1))
-    if method == "exact":
-        value = _ganak(clauses, extra.num_vars, inputs if projected else None)
-    elif method == "approx":
-        if not epsilon > 0:
-            raise ModelError(f"--epsilon must be positive, got {epsilon}")
-        if not 0 < delta < 1:
-            raise ModelError(f"--delta must lie strictly between 0 and 1, got {delta}")
-        value = _approxmc(clauses, inputs, epsilon=epsilon, delta=delta, seed=seed)
-    else:
-        raise ModelError(f"unknown counting method {method!r}; choose exact or approx")
+    counter = _counter(method)
+    counted = counter.count(
+        clauses,
+        extra.num_vars,
+        inputs if projected else None,
+        seed=seed,
+        epsilon=epsilon,
+        delta=delta,
+        time_limit=time_limit,
+    )
+    if counted.value is None:
+        if time_limit is None:
+            raise InternalError(f"the {counter.name} counter returned no count and no error")
+        raise TimeLimitError(f"the {counter.name} counter ran out of time ({time_limit:g} s)")
     seconds = time.perf_counter() - start
     if space is None:
         space = region_size(formula, query)
-    if method == "exact":
-        return CountResult(query, method, value, space, seconds)
-    return CountResult(query, method, value, space, seconds, epsilon, delta)
+    guarantee = counted.guarantee
+    if guarantee.kind is not GuaranteeKind.APPROXIMATE:
+        return CountResult(query, method, counted.value, space, seconds, guarantee=guarantee)
+    return CountResult(
+        query, method, counted.value, space, seconds, epsilon, delta, guarantee=guarantee
+    )
+
+
+def _counter(method: str) -> Counter:
+    name = METHOD_COUNTERS.get(method, method)
+    if name not in registry.COUNTERS:
+        raise UsageError(
+            f"unknown counting method {method!r}; choose "
+            f"{registry.choices([*METHOD_COUNTERS, *registry.COUNTERS])}",
+            parameter="method",
+        )
+    return registry.counter(name, parameter="method")
 
 
 def region_size(formula: CnfFormula, query: Query) -> int:
@@ -110,50 +138,9 @@ def region_size(formula: CnfFormula, query: Query) -> int:
     # Only the region's own clauses: its auxiliary variables are numbered after the formula's,
     # so the network's variables are absent and the count is over the inputs alone.
     inputs = list(range(1, formula.layout.n_inputs + 1))
-    return _ganak(extra.clauses, extra.num_vars, inputs)
-
-
-def _ganak(clauses: Iterable[list[int]], num_vars: int, projection: list[int] | None) -> int:
-    from pyganak import Counter  # imported here: compiling alone never pays for it
-
-    counter = Counter()
-    counter.new_vars(num_vars)
-    counter.add_clauses(clauses)
-    if projection is not None:
-        counter.set_sampling_set(projection)
-    with _native_stdout_silenced():
-        return int(counter.count())
-
-
-@contextlib.contextmanager
-def _native_stdout_silenced() -> Iterator[None]:
-    """Ganak prints some lines (e.g. "c o intermediate count: 0") to the process's stdout even
-    at verbosity 0; point file descriptor 1 at /dev/null meanwhile, so that ``--json`` output
-    stays one JSON object."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no real stdout (e.g. captured by a test runner): nothing to protect
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
-def _approxmc(
-    clauses: Iterable[list[int]], projection: list[int], *, epsilon: float, delta: float, seed: int
-) -> int:
-    import pyapproxmc
-
-    counter = pyapproxmc.Counter(seed=seed, epsilon=epsilon, delta=delta)
-    counter.add_clauses(clauses)
-    cells, hashes = counter.count(projection)
-    return int(cells) * (1 << int(hashes))
+    counted = registry.counter("ganak").count(extra.clauses, extra.num_vars, inputs)
+    assert counted.value is not None  # no time limit
+    return counted.value
 
 
 def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -> list[CountResult]:
@@ -162,7 +149,9 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
     start = time.perf_counter()
     region = queries[0].region
     if any(q.region is not region for q in queries):
-        raise ModelError("enumeration counts queries over one region at a time")
+        raise UsageError(
+            "enumeration counts queries over one region at a time", parameter="queries"
+        )
     if region.is_everything and isinstance(model, BnnModel) and model.n_inputs <= 30:
         # The whole input space of a trained network: enumerate_counts tabulates the first layer's
         # output patterns instead of running every input (2^25 inputs: ~9 s instead of ~90 s).
@@ -179,7 +168,7 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
     if free.size > ENUMERATION_MAX_FREE_BITS:
         raise EncodingLimitError(
             f"enumeration would run the network on 2^{free.size} inputs; it is limited to "
-            f"2^{ENUMERATION_MAX_FREE_BITS} (use --exact or --approx)"
+            f"2^{ENUMERATION_MAX_FREE_BITS} (count with the exact or approx method)"
         )
     base = np.where(region.fixed == 1, True, False)
     totals = [0] * len(queries)

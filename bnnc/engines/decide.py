@@ -1,21 +1,29 @@
-"""SAT solving on a compiled formula with a pysat solver (CaDiCaL): inversion and inference.
+"""Deciding a query on a compiled formula (inversion) and inference through the formula.
 
-Both verbs check their answer against the reference inference before returning it: a witness
-that the network does not give the target label, or an inferred label that differs from the
-reference, is a bug in bnnc and raises :class:`~bnnc.errors.InternalError`.
+:func:`check_sat` tries a witness search by simulation first (:mod:`bnnc.engines.search`), then
+asks a :class:`~bnnc.engines.base.Decider` from the registry (CaDiCaL by default).  Both verbs
+check their answer against the reference inference before returning it: a witness that the
+network does not give the target label, or an inferred label that differs from the reference,
+is a bug in bnnc and raises :class:`~bnnc.errors.InternalError`.  Propagation (inference, and
+confirming a search witness through the formula) runs on MiniSat
+(:func:`bnnc.engines.cadical.propagator`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bnnc.engines import registry
+from bnnc.engines.base import Answer, Clauses
+from bnnc.engines.cadical import SOLVER as SOLVER  # re-exported: bench/npaq_baseline.py uses it
+from bnnc.engines.cadical import propagator
 from bnnc.engines.search import default_budget
 from bnnc.engines.search import search as simulate
-from bnnc.errors import InternalError, ModelError
+from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
@@ -24,14 +32,11 @@ from bnnc.ir.reference import predict
 from bnnc.ir.region import Region
 from bnnc.passes.lower_query import query_clauses
 
-SOLVER = "cadical195"
-PROPAGATOR = "minisat22"
-
 
 @dataclass(frozen=True)
 class SatResult:
     query: Query
-    satisfiable: bool
+    satisfiable: bool | None  # None: the time limit ran out before an answer (see ``status``)
     witness: NDArray[np.bool_] | None  # input bits (True = +1) that answer the query
     method: str = "sat"  # how the answer was found: "sat" (the solver) or "search"
 
@@ -39,40 +44,19 @@ class SatResult:
     def label(self) -> int | None:
         return self.query.label
 
-
-def _solve(clauses: Iterable[list[int]], num_vars: int) -> NDArray[np.bool_] | None:
-    """Solve; the value of every variable (index v for variable v), or None when UNSAT."""
-    return _solve_with_phases(clauses, num_vars, [])
-
-
-def _solve_with_phases(
-    clauses: Iterable[list[int]], num_vars: int, phases: list[int]
-) -> NDArray[np.bool_] | None:
-    """:func:`_solve`, with CaDiCaL told to try the literals ``phases`` first when it branches
-    (a hint only: it changes the search, never the answer)."""
-    from pysat.solvers import Solver  # imported here: compiling alone never pays for it
-
-    with Solver(name=SOLVER, bootstrap_with=clauses) as solver:
-        if phases:
-            solver.set_phases(phases)
-        if not solver.solve():
-            return None
-        model = solver.get_model() or []
-    # A variable in no clause (an input no neuron reads) may be missing: it is free; say −1.
-    values = np.zeros(num_vars + 1, dtype=bool)
-    for lit in model:
-        if 0 < abs(lit) <= num_vars:
-            values[abs(lit)] = lit > 0
-    return values
+    @property
+    def status(self) -> Answer:
+        """SAT, UNSAT, or UNKNOWN (the time limit ran out)."""
+        if self.satisfiable is None:
+            return Answer.UNKNOWN
+        return Answer.SAT if self.satisfiable else Answer.UNSAT
 
 
 def _input_assumptions(bits: NDArray[np.bool_]) -> list[int]:
     return [v if b else -v for v, b in enumerate(bits.tolist(), start=1)]
 
 
-def _confirm_through_formula(
-    clauses: Iterable[list[int]], num_vars: int, bits: NDArray[np.bool_]
-) -> None:
+def _confirm_through_formula(clauses: Clauses, num_vars: int, bits: NDArray[np.bool_]) -> None:
     """Check that the formula (with the query's clauses) has a model with these inputs.
 
     Every other variable is a function of the inputs, so unit propagation often assigns them
@@ -81,14 +65,12 @@ def _confirm_through_formula(
     No model means the formula disagrees with the reference inference, which accepted the
     inputs: a bnnc bug.
     """
-    from pysat.solvers import Solver
-
     assumptions = _input_assumptions(bits)
-    with Solver(name=PROPAGATOR, bootstrap_with=clauses) as solver:
-        ok, implied = solver.propagate(assumptions=assumptions)
+    with propagator(clauses) as solver:
+        ok, implied = solver.propagate(assumptions)
         if ok and len({abs(lit) for lit in implied}) == num_vars:
             return
-        if solver.solve(assumptions=assumptions):
+        if solver.solve(assumptions):
             return
     raise InternalError(
         "the formula has no model with the inputs of a witness that the reference inference "
@@ -97,15 +79,13 @@ def _confirm_through_formula(
 
 
 def _phases_from(
-    clauses: Iterable[list[int]], bits: NDArray[np.bool_], n_inputs: int, n_classes: int
+    clauses: Clauses, bits: NDArray[np.bool_], n_inputs: int, n_classes: int
 ) -> list[int]:
     """The literals unit propagation implies from the input bits ``bits``: the whole network
     state of that input, as preferred phases for the solver (outputs excluded)."""
-    from pysat.solvers import Solver
-
     assumptions = _input_assumptions(bits)
-    with Solver(name=PROPAGATOR, bootstrap_with=clauses) as solver:
-        ok, implied = solver.propagate(assumptions=assumptions)
+    with propagator(clauses) as solver:
+        ok, implied = solver.propagate(assumptions)
     if not ok:
         return assumptions
     return assumptions + [lit for lit in implied if abs(lit) > n_inputs + n_classes]
@@ -119,7 +99,9 @@ def make_query(
         query = Query(Region.everything(model.n_inputs))
     if label is not None:
         if query.label is not None and query.label != label:
-            raise ModelError(f"the query asks for label {query.label}, not {label}")
+            raise UsageError(
+                f"the query asks for label {query.label}, not {label}", parameter="label"
+            )
         query = replace(query, label=label)
     query.check(model.n_classes)
     return query
@@ -132,6 +114,8 @@ def check_sat(
     *,
     query: Query | None = None,
     search: bool = True,
+    solver: str = "cadical",
+    time_limit: float | None = None,
 ) -> SatResult:
     """Is there an input that answers the query (by default: that the network gives ``label``)?
 
@@ -140,16 +124,24 @@ def check_sat(
 
     With ``search`` (the default), a short witness search by simulation (``bnnc.engines.search``)
     runs first; an input it finds is also checked through the formula and returned with
-    ``method="search"``.  Otherwise CaDiCaL decides, starting from the network state of the
+    ``method="search"``.  Otherwise the decider ``solver`` (a name in
+    :data:`bnnc.engines.registry.DECIDERS`) decides, starting from the network state of the
     search's best point; UNSAT only ever comes from the solver.
+
+    ``time_limit`` (seconds) covers the search and the solver together; when it runs out first
+    the result is UNKNOWN (``satisfiable`` None), if the solver honours it (CaDiCaL does).
     """
     query = make_query(model, label, query)
+    decider = registry.decider(solver)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
     extra = query_clauses(query, formula)
     clauses = formula.clauses.joined(extra.clauses)
     n_inputs = formula.layout.n_inputs
     phases: list[int] = []
     if search:
-        found = simulate(model, query, budget=default_budget(model))
+        found = simulate(
+            model, query, budget=default_budget(model), time_limit=_remaining(deadline)
+        )
         if found.witness is not None:
             witness = found.witness.copy()
             _confirm_through_formula(clauses, extra.num_vars, witness)
@@ -157,12 +149,18 @@ def check_sat(
             return SatResult(query, True, witness, method="search")
         if found.best is not None:
             phases = _phases_from(clauses, found.best, n_inputs, model.n_classes)
-    values = _solve_with_phases(clauses, extra.num_vars, phases)
-    if values is None:
-        return SatResult(query, False, None)
-    witness = values[1 : n_inputs + 1].copy()
+    decision = decider.decide(
+        clauses, extra.num_vars, phases=phases, time_limit=_remaining(deadline)
+    )
+    if decision.values is None:
+        return SatResult(query, decision.satisfiable, None)
+    witness = decision.values[1 : n_inputs + 1].copy()
     validate_inputs(model, query, witness[None, :], what="witness")
     return SatResult(query, True, witness)
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.perf_counter())
 
 
 def validate_inputs(
@@ -210,23 +208,21 @@ def formula_labels(formula: CnfFormula, inputs: NDArray[np.bool_]) -> list[list[
     alone normally fixes every output (54 ms on an 800k-clause formula, against ~0.3 s for a
     full solve); a row it leaves open, or finds contradictory, is solved in full.
     """
-    from pysat.solvers import Solver
-
     layout = formula.layout
     outputs = [layout.output_var(c) for c in range(layout.n_classes)]
     result: list[list[int]] = []
     # MiniSat propagates about 4x faster than CaDiCaL through pysat (41 vs 189 ms per input
     # on TFC-w1a1); inference is propagation, so it gets the faster engine.
-    with Solver(name=PROPAGATOR, bootstrap_with=formula.clauses) as solver:
+    with propagator(formula.clauses) as solver:
         for row in np.asarray(inputs, dtype=bool).reshape(-1, layout.n_inputs):
             assumptions = [v if b else -v for v, b in enumerate(row.tolist(), start=1)]
-            ok, implied = solver.propagate(assumptions=assumptions)
+            ok, implied = solver.propagate(assumptions)
             values = {abs(lit): lit > 0 for lit in implied} if ok else {}
             if not all(var in values for var in outputs):
-                if not solver.solve(assumptions=assumptions):
+                if not solver.solve(assumptions):
                     result.append([])
                     continue
-                values = {abs(lit): lit > 0 for lit in solver.get_model() or []}
+                values = {abs(lit): lit > 0 for lit in solver.model()}
             result.append([c for c, var in enumerate(outputs) if values.get(var, False)])
     return result
 
@@ -235,7 +231,9 @@ def infer(model: BnnModel | IlpModel, formula: CnfFormula, bits: NDArray[np.bool
     """The paper's I(X = x): fix the inputs, solve, read the one true output variable."""
     layout = formula.layout
     if bits.shape != (layout.n_inputs,):
-        raise ModelError(f"expected {layout.n_inputs} input bits, got {bits.size}")
+        raise UsageError(
+            f"expected {layout.n_inputs} input bits, got {bits.size}", parameter="bits"
+        )
     outputs = formula_labels(formula, bits[None, :])[0]
     if not outputs:
         raise InternalError("the formula has no model for this input (please report this bug)")

@@ -1,0 +1,96 @@
+"""The engines bnnc knows, by name.
+
+Adding a backend takes one new module and one line here: the module (``bnnc/engines/NAME.py``)
+defines a class that implements a protocol of :mod:`bnnc.engines.base` (:class:`Decider`,
+:class:`Sampler` or :class:`Counter`), makes its instances without arguments, imports its solver
+library inside its methods, and says in its docstring whether it honours ``time_limit``; the
+line maps the name to ``"module:Class"`` in the table of its kind below.  Nothing else changes:
+``check_sat(solver=...)``, ``sample(sampler=...)`` and ``count(method=...)`` look the name up
+here, and the conformance tests in ``tests/engines/`` run every registered backend.
+
+The tables hold import paths, not classes, and a backend's module is imported only when its
+name is looked up: ``import bnnc`` loads no backend module, whatever a backend imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Final
+
+from bnnc.engines.base import Counter, Decider, Sampler
+from bnnc.errors import InternalError, UsageError
+
+DECIDERS: Final[Mapping[str, str]] = {
+    "cadical": "bnnc.engines.cadical:CaDiCaL",
+}
+SAMPLERS: Final[Mapping[str, str]] = {
+    "cmsgen": "bnnc.engines.cmsgen:CMSGen",
+    "unigen": "bnnc.engines.unigen:UniGen",
+}
+COUNTERS: Final[Mapping[str, str]] = {
+    "ganak": "bnnc.engines.ganak:Ganak",
+    "approxmc": "bnnc.engines.approxmc:ApproxMC",
+    "enumerate": "bnnc.engines.bruteforce:Enumeration",
+}
+
+
+def choices(names: Mapping[str, str] | list[str]) -> str:
+    """``a, b or c``: the names, for an error message."""
+    listed = sorted(names)
+    return listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
+
+
+def decider(name: str, *, parameter: str = "solver") -> Decider:
+    """The decider registered as ``name`` (UsageError naming ``parameter`` if there is none)."""
+    backend = _make(DECIDERS, name, "solver", parameter)
+    if not isinstance(backend, Decider):
+        raise _not_a(name, DECIDERS[name], "Decider")
+    return backend
+
+
+def sampler(name: str, *, parameter: str = "sampler") -> Sampler:
+    """The sampler registered as ``name`` (UsageError naming ``parameter`` if there is none)."""
+    backend = _make(SAMPLERS, name, "sampler", parameter)
+    if not isinstance(backend, Sampler):
+        raise _not_a(name, SAMPLERS[name], "Sampler")
+    return backend
+
+
+def counter(name: str, *, parameter: str = "counter") -> Counter:
+    """The counter registered as ``name`` (UsageError naming ``parameter`` if there is none)."""
+    backend = _make(COUNTERS, name, "counter", parameter)
+    if not isinstance(backend, Counter):
+        raise _not_a(name, COUNTERS[name], "Counter")
+    return backend
+
+
+def _make(table: Mapping[str, str], name: str, kind: str, parameter: str) -> object:
+    if name not in table:
+        raise UsageError(f"unknown {kind} {name!r}; choose {choices(table)}", parameter=parameter)
+    module, _, attribute = table[name].partition(":")
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != module:
+            raise  # a library the backend needs is not installed: not a bnnc bug
+        raise _unloadable(kind, name, table[name]) from error
+    factory = getattr(loaded, attribute, None)
+    if factory is None:
+        raise _unloadable(kind, name, table[name])
+    return factory()
+
+
+def _unloadable(kind: str, name: str, path: str) -> InternalError:
+    # A registry line pointing nowhere is a bnnc bug, not the user's.
+    return InternalError(
+        f"the {kind} {name!r} is registered as {path!r}, which does not exist "
+        "(please report this as a bnnc bug)"
+    )
+
+
+def _not_a(name: str, path: str, protocol: str) -> InternalError:
+    return InternalError(
+        f"{path} (registered as {name!r}) does not implement the {protocol} protocol "
+        "(please report this as a bnnc bug)"
+    )
