@@ -16,10 +16,10 @@ import pytest
 import bnnc.api as bnnc
 from bnnc.io import write_atomic
 from bnnc.training.generate import random_bnn
+from tests.paths import ROOT
+from tests.training.test_train import tiny_mnist
 
-from .test_train import tiny_mnist
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = ROOT
 
 
 @pytest.fixture

@@ -15,8 +15,9 @@ from bnnc.backend.text import print_bnn
 from bnnc.cli import app
 from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
+from tests.paths import EXAMPLES
 
-TINY = Path(__file__).parent.parent / "examples" / "tiny.bnn"
+TINY = EXAMPLES / "tiny.bnn"
 runner = CliRunner()
 
 

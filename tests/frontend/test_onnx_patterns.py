@@ -14,10 +14,10 @@ from onnx import TensorProto, helper, numpy_helper
 import bnnc
 from bnnc.errors import BnncWarning, ModelError
 from bnnc.ir.bnn import BnnModel
+from tests.frontend.test_onnx_shared_models import formula_labels
+from tests.paths import FIXTURES
 
-from .test_onnx_shared_models import formula_labels
-
-FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
+FIXTURES = FIXTURES
 PATTERNS = {
     "finn_multithreshold_argmax.onnx": "x[0,0] >= 127.5",
     "finn_multithreshold_topk.onnx": "x[0,0] >= 127.5",

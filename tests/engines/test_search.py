@@ -24,9 +24,10 @@ from bnnc.ir.region import Region
 from bnnc.passes.pipeline import compile_model
 from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
+from tests.paths import FIXTURES, SHARED
 
-FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+FIXTURES = FIXTURES
+SHARED = SHARED
 TFC = SHARED / "models" / "qonnx-tfc-w1a1.onnx"
 
 NETWORKS = [

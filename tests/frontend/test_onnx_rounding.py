@@ -21,10 +21,10 @@ from bnnc.frontend.onnx.exactness import exact_in_every_order
 from bnnc.frontend.onnx.patterns import read
 from bnnc.frontend.onnx.tails import tail_run
 from bnnc.ir.bnn import BnnModel
+from tests.helpers import all_inputs, solved_labels
+from tests.paths import FIXTURES
 
-from .helpers import all_inputs, solved_labels
-
-FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
+FIXTURES = FIXTURES
 THIRD = np.float32(1 / 3)
 
 

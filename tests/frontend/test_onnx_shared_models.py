@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ import bnnc
 from bnnc.engines import decide as solve
 from bnnc.ir.bnn import BnnModel
 from bnnc.passes.pipeline import Compilation
+from tests.paths import SHARED
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+SHARED = SHARED
 BREVITAS = SHARED / "models" / "brevitas-fc-1layer.onnx"
 TFC = SHARED / "models" / "qonnx-tfc-w1a1.onnx"
 MNIST_IMAGES = SHARED / "data" / "t10k-images-idx3-ubyte.gz"

@@ -14,9 +14,8 @@ from bnnc.ir.region import Region
 from bnnc.passes.pipeline import compile_model
 from bnnc.passes.specialise import specialise
 from bnnc.training.generate import random_bnn
-
-from .helpers import all_inputs
-from .strategies import bnn_models
+from tests.helpers import all_inputs
+from tests.strategies import bnn_models
 
 
 @st.composite

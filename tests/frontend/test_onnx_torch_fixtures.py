@@ -28,10 +28,10 @@ import bnnc
 from bnnc.errors import BnncWarning, ModelError
 from bnnc.ir.bnn import BnnModel
 from bnnc.passes.pipeline import model_hash
+from tests.helpers import all_inputs, solved_labels
+from tests.paths import FIXTURES
 
-from .helpers import all_inputs, solved_labels
-
-HERE = Path(__file__).parent / "fixtures" / "onnx"
+HERE = FIXTURES
 FIXTURES = sorted(p.name for p in HERE.glob("torch_*.onnx"))
 
 EXPECTED_LOADS = [

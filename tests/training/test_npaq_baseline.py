@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -14,8 +13,9 @@ pytest.importorskip("pypblib", reason="the NPAQ baseline needs pypblib (pip inst
 import bnnc
 from bnnc.training.generate import random_bnn
 from tests.helpers import all_inputs
+from tests.paths import ROOT
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+BENCH = ROOT / "bench"
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,8 @@ from bnnc.ir.bnn import BnnModel
 from bnnc.ir.reference import predict
 from bnnc.passes.pipeline import Compilation
 from bnnc.training.generate import random_bnn
-
-from .helpers import all_inputs, solved_labels
-from .strategies import bnn_models
+from tests.helpers import all_inputs, solved_labels
+from tests.strategies import bnn_models
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

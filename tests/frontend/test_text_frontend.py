@@ -25,8 +25,9 @@ from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
 from bnnc.ir.tensor import frozen, ternary
 from bnnc.passes.lower_bnn_to_milp import lower_bnn_to_milp
 from bnnc.passes.lower_milp_to_ilp import lower_milp_to_ilp
+from tests.paths import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 
 # Line numbers matter: the error tests below point into these sources.
 TINY = """\

@@ -22,8 +22,9 @@ from bnnc.training.data import (
     resize_area,
     split_indices,
 )
+from tests.paths import SHARED
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 needs_shared = pytest.mark.skipif(
     not (SHARED_DATA / "t10k-images-idx3-ubyte.gz").exists(),
     reason=f"{SHARED_DATA} is absent (MNIST t10k and the digits CSV live there)",

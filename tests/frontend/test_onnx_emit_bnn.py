@@ -24,10 +24,10 @@ from bnnc.frontend.text import parse_text
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.ilp import IlpModel
 from bnnc.passes.pipeline import model_hash
-
-from .helpers import all_inputs
-from .test_onnx_shared_models import BREVITAS, TFC, needs_shared
-from .test_onnx_torch_fixtures import EXPECTED_COMPILE_REFUSALS
+from tests.frontend.test_onnx_shared_models import BREVITAS, TFC, needs_shared
+from tests.frontend.test_onnx_torch_fixtures import EXPECTED_COMPILE_REFUSALS
+from tests.helpers import all_inputs
+from tests.paths import FIXTURES
 
 # Compiled (through staircase comparisons) but with no text form: per-class output scales.
 NO_TEXT_FORM = "lowered text form cannot express"
@@ -37,7 +37,7 @@ EXPECTED_EMIT_REFUSALS = {
     "torch_dynamo_sign_bias.onnx": NO_TEXT_FORM,
 }
 
-FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
+FIXTURES = FIXTURES
 ALL = sorted(p.name for p in FIXTURES.glob("*.onnx"))
 
 

@@ -15,10 +15,11 @@ import bnnc
 from bnnc.backend.text import print_bnn
 from bnnc.cli import app
 from bnnc.training.generate import random_bnn
+from tests.paths import EXAMPLES, GOLDEN
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = EXAMPLES
 TINY = EXAMPLES / "tiny.bnn"
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = GOLDEN
 runner = CliRunner()
 
 

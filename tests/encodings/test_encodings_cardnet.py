@@ -20,8 +20,7 @@ from pysat.solvers import Solver
 import bnnc
 from bnnc.encodings import Clauses, VarPool, auto, cardnet, encode_at_least, encoder
 from bnnc.training.generate import random_bnn
-
-from .test_encodings import check_clauses_wellformed, count_models, is_normalised
+from tests.encodings.test_encodings import check_clauses_wellformed, count_models, is_normalised
 
 AC_NAMES = ("cardnet", "totalizer", "auto")
 

@@ -26,10 +26,10 @@ from bnnc.ir.ilp import ArgmaxLayer, IlpModel, Staircase
 from bnnc.ir.reference import predict
 from bnnc.ir.tensor import frozen, ternary
 from bnnc.passes.pipeline import Compilation
+from tests.helpers import all_inputs, solved_labels
+from tests.paths import FIXTURES
 
-from .helpers import all_inputs, solved_labels
-
-FIXTURES = Path(__file__).parent / "fixtures" / "onnx"
+FIXTURES = FIXTURES
 ENCODINGS = ["adder", "totalizer", "seqcounter"]
 
 

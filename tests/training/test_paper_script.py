@@ -14,8 +14,9 @@ import bnnc
 from bnnc.engines.enumerate import enumerate_counts
 from bnnc.training.generate import random_bnn
 from bnnc.training.retrain import RetrainConfig
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 SCRIPT = ROOT / "examples" / "paper" / "reproduce.py"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

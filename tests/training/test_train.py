@@ -25,8 +25,9 @@ from bnnc.training.train import (
     recalibrate,
     train,
 )
+from tests.paths import SHARED
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 
 
 def prototypes(

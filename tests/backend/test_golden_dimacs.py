@@ -16,9 +16,10 @@ import pytest
 
 import bnnc
 from bnnc.errors import EncodingLimitError
+from tests.paths import GOLDEN, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden" / "dimacs.json"
+ROOT = ROOT
+GOLDEN = GOLDEN / "dimacs.json"
 MODELS = sorted(
     [*ROOT.glob("examples/*.bnn"), *ROOT.glob("examples/paper/*.bnn")]
     + [p for p in ROOT.glob("tests/fixtures/onnx/*.onnx")]

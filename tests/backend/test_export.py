@@ -20,8 +20,7 @@ from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.tensor import frozen, ternary
 from bnnc.training.generate import random_bnn
 from bnnc.training.train import TrainConfig, train
-
-from .helpers import all_inputs, solved_labels
+from tests.helpers import all_inputs, solved_labels
 
 STANDARD_OPS = {"GreaterOrEqual", "Where", "Flatten", "Gemm", "BatchNormalization", "ArgMax"}
 
