@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     IO = 5  # an output file could not be written
     SAT = 10  # SAT-competition convention: satisfiable
     UNSAT = 20  # SAT-competition convention: unsatisfiable
+    UNKNOWN = 30  # --timeout ran out before an answer (partial results are kept)
     INTERRUPTED = 130
 
 
@@ -69,6 +70,17 @@ class EncodingLimitError(BnncError):
     """An encoding would exceed its documented size limit."""
 
     exit_code = ExitCode.LIMIT
+
+
+class TimeLimitError(BnncError):
+    """An engine reached its time limit before it had an answer worth returning (a count).
+
+    Deciding and sampling report a time-out in their results instead (UNKNOWN, ``timed_out``),
+    since what they have is still meaningful; a count cut short is not.  Exit code 30, as
+    for every UNKNOWN answer.
+    """
+
+    exit_code = ExitCode.UNKNOWN
 
 
 class OutputError(BnncError):

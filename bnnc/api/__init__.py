@@ -289,9 +289,14 @@ def check_sat(
     search: bool = True,
     solver: str = "cadical",
     time_limit: float | None = None,
+    method: str = "auto",
 ) -> SatResult:
     """Inversion: find an input the network gives ``label`` (or that answers ``query``: a
     region, a label to avoid), checked by the reference; or prove there is none.
+
+    ``method``: ``enumerate`` runs the reference on every input of the region; ``sat`` the
+    witness search (unless ``search=False``) and then the solver; ``auto`` (the default)
+    enumerates small regions.  The result says which method answered, and why.
 
     ``search`` first tries a short local search with the reference inference (bnnc.engines.search);
     a witness it finds is confirmed through the formula.  UNSAT always comes from the solver
@@ -307,6 +312,7 @@ def check_sat(
         search=search,
         solver=solver,
         time_limit=time_limit,
+        method=method,
     )
 
 

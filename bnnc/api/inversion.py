@@ -3,6 +3,7 @@ engines (every label's count with the parsimony check; samples as .npy and PNG).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -30,16 +31,31 @@ def count_queries(
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
+    time_limit: float | None = None,
 ) -> list[CountResult]:
     """Count each query (over one region) with ``method``: Ganak (``exact``), ApproxMC
-    (``approx``) or the reference over every input of the region (``enumerate``)."""
+    (``approx``) or the reference over every input of the region (``enumerate``).
+    ``time_limit`` (seconds) covers all of them: when it runs out, TimeLimitError."""
     if method == "enumerate":
         return count_by_enumeration(model, queries)
     space = region_size(formula, queries[0]) if queries else 0
-    return [
-        count(formula, q, method=method, epsilon=epsilon, delta=delta, seed=seed, space=space)
-        for q in queries
-    ]
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    results = []
+    for q in queries:
+        left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+        results.append(
+            count(
+                formula,
+                q,
+                method=method,
+                epsilon=epsilon,
+                delta=delta,
+                seed=seed,
+                space=space,
+                time_limit=left,
+            )
+        )
+    return results
 
 
 def count_every_label(
@@ -51,12 +67,20 @@ def count_every_label(
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
+    time_limit: float | None = None,
 ) -> list[CountResult]:
     """The count of every label over the query's region; exact counts are checked to sum to the
     region's size (a formula that is not parsimonious would fail here)."""
     wanted = [replace(query, label=c, not_label=None) for c in range(model.n_classes)]
     results = count_queries(
-        model, formula, wanted, method=method, epsilon=epsilon, delta=delta, seed=seed
+        model,
+        formula,
+        wanted,
+        method=method,
+        epsilon=epsilon,
+        delta=delta,
+        seed=seed,
+        time_limit=time_limit,
     )
     space = region_size(formula, query)
     total = sum(r.count for r in results)

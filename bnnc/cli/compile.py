@@ -18,6 +18,7 @@ from bnnc.cli.options import (
     JsonOption,
     ModelArgument,
     RegionOptions,
+    TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, bits_text, echo_json, query_json
 from bnnc.errors import ExitCode
@@ -70,6 +71,19 @@ def compile_command(
             help="Solve for an input answering the query (label, region): exit 10 SAT, 20 UNSAT.",
         ),
     ] = False,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="With --check-sat: auto (enumerate small regions, else search and solver), "
+            "enumerate (the reference on every input of the region) or sat (search and solver).",
+        ),
+    ] = "auto",
+    solver: Annotated[
+        str,
+        typer.Option("--solver", help="With --check-sat: the SAT solver (decider) to use."),
+    ] = "cadical",
+    timeout: TimeoutOption = None,
     search: Annotated[
         bool,
         typer.Option(
@@ -143,12 +157,20 @@ def compile_command(
         bnnc.write_variable_map(compiled, map_path)
     record: dict[str, Any] = {}
     if check_sat:
-        result = bnnc.check_sat(model, compiled, query=query, search=search)
+        result = bnnc.check_sat(
+            model,
+            compiled,
+            query=query,
+            search=search,
+            solver=solver,
+            time_limit=timeout,
+            method=method,
+        )
         if json_output:
             record = _sat_json(model, result)
         else:
             _report_sat(model, query.describe(formula), result)
-        code = int(ExitCode.SAT if result.satisfiable else ExitCode.UNSAT)
+        code = int(_EXIT[result.status])
     if infer is not None:
         bits = bnnc.parse_bits(infer, model.n_inputs, "infer")
         got = bnnc.infer(model, compiled, bits)
@@ -173,29 +195,41 @@ def compile_command(
     return code
 
 
+_EXIT = {"SAT": ExitCode.SAT, "UNSAT": ExitCode.UNSAT, "UNKNOWN": ExitCode.UNKNOWN}
+
+
 def _sat_json(model: bnnc.Model, result: bnnc.SatResult) -> dict[str, Any]:
     return {
         "verb": "check-sat",
         "query": query_json(model, result.query),
-        "result": "SAT" if result.satisfiable else "UNSAT",
+        "result": "unknown" if result.satisfiable is None else result.status.value,
         "witness": None if result.witness is None else bits_text(result.witness),
         "method": result.method,
-        "validated": result.satisfiable,
+        "reason": result.reason,
+        "validated": bool(result.satisfiable),
         "checked_by_model_itself": bnnc.checked_by_framework(model) and result.satisfiable,
     }
 
 
 def _report_sat(model: bnnc.Model, description: str, result: bnnc.SatResult) -> None:
+    how = f"method {result.method}" + (f" ({result.reason})" if result.reason else "")
+    if result.satisfiable is None:
+        typer.echo("UNKNOWN")
+        typer.echo(f"the time limit ran out before an answer for: {description} ({how})")
+        return
     if not result.satisfiable:
         typer.echo("UNSAT")
-        typer.echo(f"no input answers the query: {description}")
+        typer.echo(f"no input answers the query: {description} ({how})")
         return
     assert result.witness is not None
     typer.echo("SAT")
     checked = "the reference inference"
     if bnnc.checked_by_framework(model):
         checked += " and the model itself"
-    found = " (found by search, checked through the formula)" if result.method == "search" else ""
+    found = {
+        "search": " (found by search, checked through the formula)",
+        "enumerate": " (found by enumerating the region)",
+    }.get(result.method, "")
     typer.echo(f"input for {description}{found}, checked with {checked}:")
     typer.echo("bits " + bits_text(result.witness))
     for row in ascii_image(result.witness, model.input_shape) or ():

@@ -15,9 +15,10 @@ from bnnc.cli.options import (
     JsonOption,
     ModelArgument,
     RegionOptions,
+    TimeoutOption,
 )
 from bnnc.cli.show import echo_json, query_json
-from bnnc.errors import ExitCode
+from bnnc.errors import ExitCode, TimeLimitError
 
 
 @verb()
@@ -53,6 +54,7 @@ def count_command(
         float, typer.Option("--delta", help="ApproxMC confidence: holds with probability 1 − δ.")
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="ApproxMC's random seed.")] = 1,
+    timeout: TimeoutOption = None,
     region: RegionOptions,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
@@ -79,14 +81,34 @@ def count_command(
     compiled = bnnc.compile(model, encoding, region=query.region if region.specialise else None)
     formula = compiled.formula
     space = bnnc.region_size(formula, query)
-    if all_labels:
-        results = bnnc.count_every_label(
-            model, formula, query, method=method, epsilon=epsilon, delta=delta, seed=seed
-        )
-    else:
-        results = bnnc.count_queries(
-            model, formula, [query], method=method, epsilon=epsilon, delta=delta, seed=seed
-        )
+    options: dict[str, Any] = {
+        "method": method,
+        "epsilon": epsilon,
+        "delta": delta,
+        "seed": seed,
+        "time_limit": timeout,
+    }
+    try:
+        if all_labels:
+            results = bnnc.count_every_label(model, formula, query, **options)
+        else:
+            results = bnnc.count_queries(model, formula, [query], **options)
+    except TimeLimitError as err:
+        if json_output:
+            echo_json(
+                {
+                    "verb": "count",
+                    "model": model.name,
+                    "method": method,
+                    "query": query_json(model, query),
+                    "result": "unknown",
+                    "reason": str(err),
+                    "seconds": round(time.perf_counter() - start, 6),
+                }
+            )
+        else:
+            typer.echo(f"UNKNOWN: {err}")
+        return int(ExitCode.UNKNOWN)
     seconds = time.perf_counter() - start
 
     if json_output:

@@ -29,6 +29,14 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (runs are reproducible).")]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Stop after SECONDS: the answer is then UNKNOWN (exit 30), partial results kept.",
+    ),
+]
 
 
 @option_group

@@ -17,6 +17,7 @@ from bnnc.cli.options import (
     ModelArgument,
     RegionOptions,
     SeedOption,
+    TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, echo_json, image_shape, progress, query_json
 from bnnc.errors import ExitCode
@@ -62,6 +63,7 @@ def sample_command(
         ),
     ] = "cmsgen",
     seed: SeedOption = 0,
+    timeout: TimeoutOption = None,
     region: RegionOptions,
     encoding: Annotated[
         str,
@@ -109,6 +111,7 @@ def sample_command(
             unique=unique,
             sampler=sampler,
             on_sample=advance,
+            time_limit=timeout,
             validate=False,
         )
     if output is not None:
@@ -131,6 +134,8 @@ def sample_command(
             "validated": result.drawn,
             "exhausted": result.exhausted,
             "interrupted": result.interrupted,
+            "timed_out": result.timed_out,
+            "result": "unknown" if result.timed_out else "ok",
             "seed": seed,
             "sampler": sampler,
             "samples_file": str(output) if output else None,
@@ -146,6 +151,8 @@ def sample_command(
             typer.echo(f"image grid written to {png}")
     if result.interrupted:
         return int(ExitCode.INTERRUPTED)
+    if result.timed_out:
+        return int(ExitCode.UNKNOWN)
     if result.drawn == 0:
         return int(ExitCode.UNSAT)
     return int(ExitCode.OK)
@@ -158,6 +165,9 @@ def _report(
     distinct: int,
     seconds: float,
 ) -> None:
+    if result.drawn == 0 and result.timed_out:
+        typer.echo(f"UNKNOWN: the time limit ran out before the first sample ({description})")
+        return
     if result.drawn == 0:
         typer.echo(f"no input answers the query ({description}): nothing to sample")
         return
@@ -166,6 +176,8 @@ def _report(
         how = f"; the preimage is exhausted: exactly {result.drawn} inputs"
     elif result.interrupted:
         how = "; interrupted, keeping what was drawn"
+    elif result.timed_out:
+        how = "; the time limit ran out, keeping what was drawn"
     typer.echo(
         f"{result.drawn} samples for {description} ({distinct} distinct) in {seconds:.2f} s, "
         f"all {result.drawn} validated{how}"

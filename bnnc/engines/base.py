@@ -30,7 +30,7 @@ from typing import Final, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from bnnc.errors import BnncError, ExitCode
+from bnnc.errors import TimeLimitError as TimeLimitError  # re-exported: engines raise it
 from bnnc.ir.clauses import ClauseStore
 
 Clauses = Iterable[Sequence[int]]
@@ -52,17 +52,6 @@ def mentioned(clauses: Clauses, num_vars: int) -> NDArray[np.bool_]:
             seen[[abs(lit) for lit in clause]] = True
     seen[0] = False  # the clause terminators of the blocks
     return seen
-
-
-class TimeLimitError(BnncError):
-    """An engine reached its time limit before it had an answer worth returning (a count).
-
-    Deciding and sampling report a time-out in their results instead (UNKNOWN, ``timed_out``),
-    since what they have is still meaningful; a count cut short is not.  Exit code 4, as for
-    other limits.
-    """
-
-    exit_code = ExitCode.LIMIT
 
 
 # --------------------------------------------------------------------------- deciding

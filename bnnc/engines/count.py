@@ -30,7 +30,16 @@ from typing import Final, Literal
 import numpy as np
 
 from bnnc.engines import registry
-from bnnc.engines.base import EXACT, Counter, Guarantee, GuaranteeKind, TimeLimitError
+from bnnc.engines.base import (
+    EXACT,
+    Clauses,
+    Counter,
+    Guarantee,
+    GuaranteeKind,
+    ModelCount,
+    TimeLimitError,
+)
+from bnnc.engines.child import ChildTimeout, call_with_deadline
 from bnnc.errors import EncodingLimitError, InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
@@ -93,15 +102,18 @@ def count(
     clauses = formula.clauses.joined(extra.clauses)
     inputs = list(range(1, formula.layout.n_inputs + 1))
     counter = _counter(method)
-    counted = counter.count(
-        clauses,
-        extra.num_vars,
-        inputs if projected else None,
-        seed=seed,
-        epsilon=epsilon,
-        delta=delta,
-        time_limit=time_limit,
-    )
+    arguments = (clauses, extra.num_vars, inputs if projected else None, seed, epsilon, delta)
+    if time_limit is None:
+        counted = _count_with(counter, *arguments, None)
+    else:
+        # Not every counter can be interrupted: run it in a child that is stopped in time.
+        try:
+            counted = call_with_deadline(_count_with, counter, *arguments, time_limit,
+                                         time_limit=time_limit)  # fmt: skip
+        except ChildTimeout:
+            raise TimeLimitError(
+                f"the {counter.name} counter ran out of time ({time_limit:g} s)"
+            ) from None
     if counted.value is None:
         if time_limit is None:
             raise InternalError(f"the {counter.name} counter returned no count and no error")
@@ -114,6 +126,27 @@ def count(
         return CountResult(query, method, counted.value, space, seconds, guarantee=guarantee)
     return CountResult(
         query, method, counted.value, space, seconds, epsilon, delta, guarantee=guarantee
+    )
+
+
+def _count_with(
+    counter: Counter,
+    clauses: Clauses,
+    num_vars: int,
+    projection: list[int] | None,
+    seed: int,
+    epsilon: float,
+    delta: float,
+    time_limit: float | None,
+) -> ModelCount:
+    return counter.count(
+        clauses,
+        num_vars,
+        projection,
+        seed=seed,
+        epsilon=epsilon,
+        delta=delta,
+        time_limit=time_limit,
     )
 
 

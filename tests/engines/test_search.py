@@ -214,8 +214,8 @@ def test_check_sat_agrees_with_and_without_search(widths: list[int], seed: int) 
         labels = reachable(model, region)
         for label in range(model.n_classes):
             query = Query(region, label=label)
-            with_search = solve.check_sat(model, formula, query=query)
-            without = solve.check_sat(model, formula, query=query, search=False)
+            with_search = solve.check_sat(model, formula, query=query, method="sat")
+            without = solve.check_sat(model, formula, query=query, search=False, method="sat")
             assert with_search.satisfiable == without.satisfiable == (label in labels)
             assert without.method == "sat"
             methods.add(with_search.method)
@@ -236,7 +236,7 @@ def test_check_sat_uses_the_local_search_on_larger_inputs() -> None:
         result = solve.check_sat(model, formula, label)
         assert result.satisfiable and result.method == "search"
         assert result.witness is not None and int(predict(model, result.witness)) == label
-        assert solve.check_sat(model, formula, label, search=False).satisfiable
+        assert solve.check_sat(model, formula, label, search=False, method="sat").satisfiable
 
 
 def test_solver_with_phases_from_a_failed_search(monkeypatch: pytest.MonkeyPatch) -> None:
