@@ -17,43 +17,7 @@ The Python API has the same verbs as the command line::
 from __future__ import annotations
 
 from bnnc._version import __version__
-from bnnc.api import (
-    Compilation,
-    CountResult,
-    Query,
-    Region,
-    SampleResult,
-    SatResult,
-    check_sat,
-    compile,
-    count,
-    emit,
-    infer,
-    load,
-    predict,
-    sample,
-    to_dimacs,
-    variable_map,
-    write_dimacs,
-)
+from bnnc.api import *  # noqa: F403 (the API is bnnc's namespace: bnnc.compile, bnnc.query, …)
+from bnnc.api import __all__ as _api_names
 
-__all__ = [
-    "Compilation",
-    "CountResult",
-    "Query",
-    "Region",
-    "SampleResult",
-    "SatResult",
-    "__version__",
-    "check_sat",
-    "compile",
-    "count",
-    "emit",
-    "infer",
-    "load",
-    "predict",
-    "sample",
-    "to_dimacs",
-    "variable_map",
-    "write_dimacs",
-]
+__all__ = ["__version__", *_api_names]

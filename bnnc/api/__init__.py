@@ -28,6 +28,7 @@ from bnnc.api.inversion import (
     save_png_grid,
     save_samples,
 )
+from bnnc.api.robustness import RadiusStep, Robustness, robustness
 from bnnc.api.training import (
     DATA_NAMES,
     RetrainRun,
@@ -49,7 +50,7 @@ from bnnc.engines.registry import COUNTERS, DECIDERS, SAMPLERS
 from bnnc.engines.sample import SampleResult, validate_samples
 from bnnc.errors import BnncError, UsageError
 from bnnc.frontend.query import build_query as query
-from bnnc.frontend.query import parse_bits, parse_label
+from bnnc.frontend.query import parse_bits, parse_label, read_input
 from bnnc.io import write_atomic
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
@@ -84,8 +85,10 @@ __all__ = [
     "Dataset",
     "Model",
     "Query",
+    "RadiusStep",
     "Region",
     "RetrainRun",
+    "Robustness",
     "SampleResult",
     "SatResult",
     "TrainProgress",
@@ -105,8 +108,10 @@ __all__ = [
     "parse_label",
     "predict",
     "query",
+    "read_input",
     "region_size",
     "retrain",
+    "robustness",
     "sample",
     "save_onnx",
     "save_png_grid",

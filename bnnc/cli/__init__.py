@@ -69,6 +69,7 @@ VERBS = {
     "compile": ("compile", "compile_command"),
     "sample": ("sample", "sample_command"),
     "count": ("count", "count_command"),
+    "robustness": ("robustness", "robustness_command"),
     "train": ("train", "train_command"),
     "retrain": ("retrain", "retrain_command"),
 }

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.engines import registry
-from bnnc.engines.base import Answer, Clauses
+from bnnc.engines.base import Answer, Clauses, Decision
 from bnnc.engines.cadical import SOLVER as SOLVER  # re-exported: bench/npaq_baseline.py uses it
 from bnnc.engines.cadical import propagator
 from bnnc.engines.region_points import enumeration_size, region_points
@@ -112,12 +112,17 @@ def make_query(
 METHODS = ("auto", "enumerate", "sat")
 """How :func:`check_sat` decides: ``enumerate`` runs the reference inference on every input of
 the region (exact, no formula needed); ``sat`` runs the witness search (with ``search``) and
-then the solver; ``auto`` enumerates regions of at most :data:`ENUMERATE_AUTO` inputs."""
+then the solver; ``auto`` enumerates regions of at most :data:`ENUMERATE_AUTO` inputs, and
+otherwise gives the solver :data:`QUICK_SOLVE` seconds before the search and the solver."""
 
 ENUMERATE_AUTO = 4096
 """The largest region ``auto`` enumerates.  Measured on TFC-w1a1 robustness queries: the
 reference runs ~70 µs per input, and the specialised formula of a small ball is decided in
 well under 0.3 s, so enumeration pays up to a few thousand inputs."""
+
+
+QUICK_SOLVE = 0.3
+"""Seconds ``auto`` gives the solver before it runs the witness search (see check_sat)."""
 
 
 def check_sat(
@@ -161,6 +166,17 @@ def check_sat(
     clauses = formula.clauses.joined(extra.clauses)
     n_inputs = formula.layout.n_inputs
     phases: list[int] = []
+    if search and method == "auto":
+        # A specialised formula is often decided in milliseconds, while the witness search
+        # spends its whole budget (about a second on TFC-w1a1) before giving up on a robust
+        # input: let the solver try briefly first.
+        quick = QUICK_SOLVE if deadline is None else min(QUICK_SOLVE, _remaining(deadline) or 0.0)
+        decision = decider.decide(clauses, extra.num_vars, time_limit=quick)
+        if decision.satisfiable is not None:
+            return _decided(
+                model, query, decision, n_inputs, f"{reason}; the solver within {quick:g} s"
+            )
+        reason += f"; not decided within {quick:g} s: search, then the solver"
     if search:
         found = simulate(
             model, query, budget=default_budget(model), time_limit=_remaining(deadline)
@@ -175,6 +191,13 @@ def check_sat(
     decision = decider.decide(
         clauses, extra.num_vars, phases=phases, time_limit=_remaining(deadline)
     )
+    return _decided(model, query, decision, n_inputs, reason)
+
+
+def _decided(
+    model: BnnModel | IlpModel, query: Query, decision: Decision, n_inputs: int, reason: str
+) -> SatResult:
+    """The solver's answer, its witness validated."""
     if decision.values is None:
         return SatResult(query, decision.satisfiable, None, reason=reason)
     witness = decision.values[1 : n_inputs + 1].copy()

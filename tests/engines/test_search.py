@@ -233,7 +233,7 @@ def test_check_sat_uses_the_local_search_on_larger_inputs() -> None:
     formula = bnnc.compile(model).formula
     bits = np.random.default_rng(0).random((4000, 64)) < 0.5
     for label in sorted(set(predict(model, bits).tolist())):
-        result = solve.check_sat(model, formula, label)
+        result = solve.check_sat(model, formula, label, method="sat")
         assert result.satisfiable and result.method == "search"
         assert result.witness is not None and int(predict(model, result.witness)) == label
         assert solve.check_sat(model, formula, label, search=False, method="sat").satisfiable
@@ -270,11 +270,11 @@ def test_a_search_witness_the_formula_rejects_is_a_bug() -> None:
             continue
         other_label = int(predict(random_bnn([20, 8, 4], seed=1), witness))
         if other_label == label:
-            assert solve.check_sat(model, other, label).method == "search"
+            assert solve.check_sat(model, other, label, method="sat").method == "search"
         else:
             checked += 1
             with pytest.raises(InternalError):
-                solve.check_sat(model, other, label)
+                solve.check_sat(model, other, label, method="sat")
     assert checked
 
 

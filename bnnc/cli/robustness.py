@@ -1,0 +1,118 @@
+"""``bnnc robustness MODEL --near INPUT --max-flips K``: the exact L0 robustness radius."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+import bnnc.api as bnnc
+from bnnc.cli.edge import verb
+from bnnc.cli.options import (
+    DEFAULT_ENCODING_NAME,
+    EncodingOption,
+    JsonOption,
+    ModelArgument,
+    TimeoutOption,
+)
+from bnnc.cli.show import ascii_image, bits_text, echo_json
+from bnnc.errors import ExitCode
+
+
+@verb(flags={"center": "--near"})
+def robustness_command(
+    *,
+    model_path: ModelArgument,
+    near: Annotated[
+        str,
+        typer.Option(
+            "--near", metavar="INPUT", help="The input (bits 0/1 or -/+, or a .npy file)."
+        ),
+    ],
+    max_flips: Annotated[
+        int, typer.Option("--max-flips", metavar="K", help="Largest radius to try.")
+    ],
+    method: Annotated[
+        str,
+        typer.Option("--method", help="auto, enumerate or sat (as for --check-sat)."),
+    ] = "auto",
+    solver: Annotated[str, typer.Option("--solver", help="The SAT solver (decider).")] = "cadical",
+    timeout: TimeoutOption = None,
+    encoding: EncodingOption = DEFAULT_ENCODING_NAME,
+    json_output: JsonOption = False,
+) -> int:
+    """The exact L0 robustness radius of MODEL at INPUT: the largest k ≤ K such that no input
+    within k bit flips gets another label, and a minimal counterexample (validated by the
+    model itself) when there is one."""
+    model = bnnc.load(model_path)
+    centre = bnnc.read_input(near, model.n_inputs, "near")
+    result = bnnc.robustness(
+        model,
+        centre,
+        max_flips,
+        encoding=encoding,
+        solver=solver,
+        method=method,
+        time_limit=timeout,
+    )
+    if json_output:
+        echo_json(_json(model, centre, result))
+    else:
+        _report(model, result)
+    return int(ExitCode.UNKNOWN if result.status == "unknown" else ExitCode.OK)
+
+
+def _json(model: bnnc.Model, centre: Any, result: bnnc.Robustness) -> dict[str, Any]:
+    example = result.counterexample
+    return {
+        "verb": "robustness",
+        "model": model.name,
+        "input": bits_text(centre),
+        "label": result.label,
+        "max_flips": result.max_flips,
+        "result": result.status,
+        "radius": result.radius,
+        "counterexample": None if example is None else bits_text(example),
+        "counterexample_label": result.counterexample_label,
+        "steps": [
+            {
+                "flips": step.flips,
+                "result": step.result.status.value.lower(),
+                "method": step.result.method,
+                "reason": step.result.reason,
+                "free_neurons": list(step.free_neurons),
+                "seconds": round(step.seconds, 6),
+            }
+            for step in result.steps
+        ],
+        "seconds": round(result.seconds, 6),
+    }
+
+
+def _report(model: bnnc.Model, result: bnnc.Robustness) -> None:
+    name = model.class_names[result.label] if model.class_names else None
+    label = f"{result.label} ({name})" if name else str(result.label)
+    typer.echo(f"label at the input: {label}")
+    for step in result.steps:
+        free = "/".join(map(str, step.free_neurons)) or "-"
+        typer.echo(
+            f"  {step.flips:>3} flips: {step.result.status.value:<7} {step.seconds:7.3f} s  "
+            f"{step.result.method:<9} free neurons {free}"
+        )
+    if result.status == "robust":
+        typer.echo(f"robust up to {result.max_flips} flips")
+    elif result.status == "unknown":
+        typer.echo(
+            f"UNKNOWN: robust up to {result.radius} flips; the time limit ran out at "
+            f"{result.radius + 1}"
+        )
+    else:
+        assert result.counterexample is not None
+        typer.echo(
+            f"radius {result.radius}: an input {result.radius + 1} flips away gets label "
+            f"{result.counterexample_label} (checked by the reference"
+            f"{' and the model itself' if bnnc.checked_by_framework(model) else ''}):"
+        )
+        typer.echo("bits " + bits_text(result.counterexample))
+        for row in ascii_image(result.counterexample, model.input_shape) or ():
+            typer.echo(row)
