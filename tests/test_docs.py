@@ -41,6 +41,8 @@ Markers: HTML comments on the lines just before a block (blank lines may separat
     ``<!-- ci: REASON -->``: a quick-start command, set-up included, that .ci/run runs verbatim:
     not run here, but each of its lines must be in .ci/run. Every other block that sets up an
     environment (``python3 -m venv``, ``pip install``) must be marked no-test.
+    Any other one-line ``<!-- name… -->`` comment is an error: a misspelt marker would
+    otherwise go unnoticed.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ INLINE_LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s
 REFERENCE_LINK = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 EXIT_COMMENT = re.compile(r"#\s*exit\s+(\d+)\s*$")
-SETUP = re.compile(r"(^|/)(pip3?|python3?(\.\d+)?\s+-m\s+(venv|pip))\b")
+SETUP = re.compile(r"(^|[\s/])(pip3?|python3?(\.\d+)?\s+-m\s+(venv|pip))\b")
 PYTHON = re.compile(r"^python3?(\.\d+)?$")
 
 
@@ -131,8 +133,10 @@ def parse(path: Path) -> Document:
             i += 1
             continue
         marker = MARKER.match(line)
-        if marker and marker.group(1) in MARKERS:
+        if marker:
             name, reason = marker.group(1), marker.group(2) or ""
+            if name not in MARKERS:  # a typo would silently run (or skip) a block
+                raise AssertionError(f"{path.name}:{i + 1}: unknown marker {name!r}")
             if name in ("no-test", "ci") and not reason:
                 raise AssertionError(f"{path.name}:{i + 1}: <!-- {name}: … --> needs a reason")
             pending[name] = reason
