@@ -15,7 +15,7 @@ Staircase`) becomes ``g_cj ⇔ ∧_k (Σ ℓ^j ≥ b_k → Σ ℓ^c ≥ a_k)`` o
 c's own row and ℓ^j of class j's (:class:`StaircaseGate`); the CNF stage counts each class's
 literals once, with a full unary counter shared by every pair that needs it.
 
-Variable layout (documented in the README; ``bnnc.backend.dimacs`` writes it into every file):
+Variable layout (docs/semantics.md; ``bnnc.backend.dimacs`` writes it into every file):
 inputs 1..n, outputs n+1..n+C, then hidden neurons layer by layer (constant ones get none),
 then the class comparisons g_cj, then the auxiliary variables of the CNF encoding (including the
 unary counters and step variables of staircase comparisons).

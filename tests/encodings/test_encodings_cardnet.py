@@ -2,8 +2,8 @@
 
 test_encodings.py already runs both through every shared check (exhaustive truth tables for
 n ≤ 8, exact model counts, determinism, the property test).  Here: larger exhaustive checks,
-arc consistency of unit propagation, constant folding, every size figure the docstrings and
-the README state, ``auto``'s rule and hook, and model counts of ``auto``'s cardnet branch.
+arc consistency of unit propagation, constant folding, every size figure that the docstrings and
+docs/encodings.md state, ``auto``'s rule and hook, and model counts of ``auto``'s cardnet branch.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def test_auto_emits_the_chosen_encoding(n: int, bound: int) -> None:
 
 
 def test_auto_size_figures() -> None:
-    """The figures of auto's docstring (and the README's encodings section)."""
+    """The figures of auto's docstring (and docs/encodings.md)."""
     table = {
         32: {
             "adder": (62, 402),
@@ -339,7 +339,7 @@ def test_auto_cardnet_branch_model_counts(n: int, k: int, via_dispatcher: bool) 
 
 
 # ---------------------------------------------------------------------------------------------
-# whole networks: the README's figures
+# whole networks: the figures of docs/encodings.md
 
 
 @pytest.mark.parametrize(

@@ -216,7 +216,7 @@ def test_unigen_samples_are_uniform_over_the_preimage() -> None:
 def test_cmsgen_is_documented_as_not_uniform_here() -> None:
     """CMSGen is a heuristic: on this preimage a chi-square test rejects uniformity, as the
     sampler's documentation says.  If a CMSGen release fixes that, this test fails and the
-    documentation (bnnc/sample.py, README) must be updated."""
+    documentation (bnnc/engines/sample.py, docs/inversion.md) must be updated."""
     model = random_bnn([9, 6, 4], seed=11)
     compiled = bnnc.compile(model, "totalizer")
     label, preimage = preimage_with_about(model, 9, 20)

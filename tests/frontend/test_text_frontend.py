@@ -549,7 +549,7 @@ def test_ilp_round_trip(model: IlpModel) -> None:
 
 
 def test_the_examples_in_the_language_reference_parse() -> None:
-    doc = (REPO / "README.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "language.md").read_text(encoding="utf-8")
     examples = re.findall(r"```bnn\n(.*?)```", doc, flags=re.DOTALL)
     assert len(examples) == 2
     trained, lowered = (parse_text(example) for example in examples)
