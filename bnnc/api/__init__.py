@@ -5,9 +5,10 @@ nothing else of bnnc but the errors.
 >>> import bnnc
 >>> model = bnnc.load("examples/tiny.bnn")
 >>> compiled = bnnc.compile(model, "totalizer")
->>> query = bnnc.query(model, label="bar", fix=["0-2=1"])
->>> bnnc.check_sat(model, compiled, query=query).satisfiable
-True
+>>> query = bnnc.query(model, label="bar", near="000000000", max_flips=2)
+>>> result = bnnc.check_sat(model, compiled, query=query)
+>>> result.satisfiable, result.method, result.reason
+(True, 'enumerate', '46 inputs ≤ 4096')
 """
 
 from __future__ import annotations
