@@ -126,7 +126,8 @@ def markdown(results: list[dict[str, Any]], machine: dict[str, Any], repeats: in
         f"{machine['cpus']} CPUs ({machine['cpu']}), Python {machine['python']}, numpy "
         f"{machine['numpy']}, started {machine['started']}, {machine['wall_min']} min; 1-minute "
         f"load {machine['load_1min_at_start']} at the start and {machine['load_1min_now']} at "
-        "the end.",
+        "the end.  `popcount` and `bnnc.predict` run the same kernel (the API adds a cache "
+        "look-up): the gap between them is the machine's noise.",
         "",
         "| network, inputs | compile s | " + " | ".join(names) + " |",
         "|---|---:|" + "---:|" * len(names),
