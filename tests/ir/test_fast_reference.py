@@ -28,11 +28,10 @@ from bnnc.ir.tensor import frozen, ternary
 from bnnc.passes import fast_predict as glue
 from bnnc.passes.pipeline import compile_model
 from bnnc.training.generate import random_bnn
+from tests.helpers import all_inputs
+from tests.paths import SHARED
+from tests.strategies import bnn_models, inner_blocks, weight_rows
 
-from .helpers import all_inputs
-from .strategies import bnn_models, inner_blocks, weight_rows
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 TFC = SHARED / "models" / "qonnx-tfc-w1a1.onnx"
 MNIST_IMAGES = SHARED / "data" / "t10k-images-idx3-ubyte.gz"
 needs_shared = pytest.mark.skipif(
@@ -107,7 +106,7 @@ def test_staircase_comparisons_agree_on_every_input(model: BnnModel) -> None:
 
 def test_per_class_output_batch_norms_make_staircases_and_agree(tmp_path: Path) -> None:
     """BinaryNet's output layer from ONNX (as in test_output_scales): staircases do occur."""
-    from .test_output_scales import affine_tail_model
+    from tests.frontend.test_output_scales import affine_tail_model
 
     found = 0
     for seed in range(6):
