@@ -57,8 +57,8 @@ from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
-from bnnc.ir.reference import predict as _predict
 from bnnc.ir.region import Region
+from bnnc.passes.fast_predict import fast_predict
 from bnnc.passes.lower_query import query_clauses
 from bnnc.passes.pipeline import Compilation, Stage, compile_model
 from bnnc.training.data import DEFAULT_THRESHOLD, Dataset
@@ -402,5 +402,7 @@ def infer(model: Model, compiled: Compilation | None, bits: ArrayLike) -> int:
 
 
 def predict(model: Model, bits: ArrayLike) -> NDArray[np.int64]:
-    """Reference inference with numpy on a batch of input bits (True = +1)."""
-    return _predict(model, bits)
+    """The labels of a batch of input bits (True = +1): those of the model's own arithmetic
+    (the reference inference), on every input.  Large batches run the bit-packed ILP of the
+    model (``bnnc.passes.fast_predict``), compiled once per model."""
+    return fast_predict(model, bits)

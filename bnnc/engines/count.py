@@ -45,8 +45,8 @@ from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
-from bnnc.ir.reference import predict
 from bnnc.ir.region import FREE
+from bnnc.passes.fast_predict import fast_predict
 from bnnc.passes.lower_query import query_clauses
 
 Method = Literal["exact", "approx", "enumerate"]  # the CLI's methods; count() takes any counter
@@ -216,7 +216,7 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
         if region.balls:
             bits = bits[inside]
         space += int(inside.sum())
-        labels = predict(model, bits)
+        labels = fast_predict(model, bits)
         for k, query in enumerate(queries):
             ok = np.ones(len(bits), dtype=bool)
             if query.label is not None:

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from bnnc.errors import UsageError
 from bnnc.ir.bnn import BnnModel, block_activation, output_scores
-from bnnc.ir.reference import predict
+from bnnc.passes.fast_predict import fast_predict
 
 MAX_ENUMERATE_INPUTS = 30
 
@@ -62,7 +62,7 @@ def enumerate_counts(model: BnnModel, *, low_bits: int = 14) -> NDArray[np.int64
             bits = np.hstack(
                 [np.broadcast_to(high_bits, (len(low_bits_all), n - low)), low_bits_all]
             )
-            counts += np.bincount(predict(model, bits), minlength=classes)
+            counts += np.bincount(fast_predict(model, bits), minlength=classes)
         return counts
     patterns, counts = first_layer_patterns(model, low_bits=low_bits)
     labels = labels_from_first_layer(model, patterns)
@@ -114,6 +114,6 @@ def montecarlo_counts(
     while done < samples:
         size = min(chunk, samples - done)
         bits = rng.random((size, model.n_inputs)) < 0.5
-        counts += np.bincount(predict(model, bits), minlength=model.n_classes)
+        counts += np.bincount(fast_predict(model, bits), minlength=model.n_classes)
         done += size
     return counts
