@@ -31,6 +31,7 @@ from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 from bnnc.ir.reference import predict
 from bnnc.ir.region import Region
+from bnnc.passes.fast_predict import fast_predict
 from bnnc.passes.lower_query import query_clauses
 
 
@@ -216,7 +217,13 @@ def _enumerate(
     for rows in region_points(query.region):
         if deadline is not None and time.perf_counter() > deadline:
             return SatResult(query, None, None, method="enumerate", reason=reason)
-        hits = np.flatnonzero(query.accepts(model, rows))
+        labels = fast_predict(model, rows)  # bit-packed; the witness is re-checked below
+        accepted = np.ones(len(rows), dtype=bool)
+        if query.label is not None:
+            accepted &= labels == query.label
+        if query.not_label is not None:
+            accepted &= labels != query.not_label
+        hits = np.flatnonzero(accepted)  # every row lies in the region by construction
         if hits.size:
             witness = rows[hits[0]].copy()
             validate_inputs(model, query, witness[None, :], what="witness")
