@@ -338,3 +338,12 @@ def test_snippets_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                 run_command(line, expected, block.where, cwd)
     if skipped:
         pytest.skip(f"ran the other blocks; these need {SHARED} (../shared): {skipped}")
+
+
+def test_encodings_doc_covers_the_name_table() -> None:
+    """docs/encodings.md reads the one table of encodings: each name has its own mention."""
+    from bnnc.encodings import ENCODINGS
+
+    text = (ROOT / "docs" / "encodings.md").read_text()
+    missing = [name for name in ENCODINGS if f"`{name}`" not in text]
+    assert not missing, f"docs/encodings.md does not describe {missing}"

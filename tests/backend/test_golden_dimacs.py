@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import bnnc
+from bnnc.encodings import ENCODING_NAMES
 from bnnc.errors import EncodingLimitError
 from tests.paths import GOLDEN, ROOT
 
@@ -24,7 +25,7 @@ MODELS = sorted(
     [*ROOT.glob("examples/*.bnn"), *ROOT.glob("examples/paper/*.bnn")]
     + [p for p in ROOT.glob("tests/fixtures/onnx/*.onnx")]
 )
-ENCODINGS = ("totalizer", "seqcounter", "direct", "adder", "cardnet", "auto")
+ENCODINGS = ENCODING_NAMES  # the one table: a new encoding is checked here too
 
 
 def body_digest(text: str) -> str:
@@ -60,4 +61,7 @@ def test_dimacs_body_unchanged(model_path: Path, encoding: str, tmp_path: Path) 
         table[key] = digest
         GOLDEN.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
         return
-    assert digest == json.loads(GOLDEN.read_text())[key]
+    recorded = json.loads(GOLDEN.read_text())
+    if key not in recorded:  # a new model or encoding: its output has no past to agree with
+        pytest.skip(f"no digest recorded for {key}: record it with BNNC_UPDATE_GOLDEN=1")
+    assert digest == recorded[key]
