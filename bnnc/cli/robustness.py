@@ -37,6 +37,14 @@ def robustness_command(
         typer.Option("--method", help="auto, enumerate or sat (as for --check-sat)."),
     ] = "auto",
     solver: Annotated[str, typer.Option("--solver", help="The SAT solver (decider).")] = "cadical",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy",
+            help="per-radius (each radius compiled for its own ball) or incremental (one "
+            "solver for every radius).",
+        ),
+    ] = "per-radius",
     timeout: TimeoutOption = None,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
@@ -54,6 +62,7 @@ def robustness_command(
         solver=solver,
         method=method,
         time_limit=timeout,
+        strategy=strategy,
     )
     if json_output:
         echo_json(_json(model, centre, result))
@@ -70,10 +79,12 @@ def _json(model: bnnc.Model, centre: Any, result: bnnc.Robustness) -> dict[str, 
         "input": bits_text(centre),
         "label": result.label,
         "max_flips": result.max_flips,
+        "strategy": result.strategy,
         "result": result.status,
         "radius": result.radius,
         "counterexample": None if example is None else bits_text(example),
         "counterexample_label": result.counterexample_label,
+        "counterexample_flips": result.counterexample_flips,
         "steps": [
             {
                 "flips": step.flips,
@@ -102,8 +113,13 @@ def _report(model: bnnc.Model, result: bnnc.Robustness) -> None:
     if result.status == "robust":
         typer.echo(f"robust up to {result.max_flips} flips")
     elif result.status == "unknown":
+        beyond = (
+            ""
+            if result.counterexample is None
+            else f" and below {result.counterexample_flips} (a counterexample is known)"
+        )
         typer.echo(
-            f"UNKNOWN: robust up to {result.radius} flips; the time limit ran out at "
+            f"UNKNOWN: robust up to {result.radius} flips{beyond}; the time limit ran out at "
             f"{result.radius + 1}"
         )
     else:

@@ -51,7 +51,7 @@ class CaDiCaL:
             if time_limit is None:
                 outcome: bool | None = solver.solve(assumptions=list(assumptions))
             else:
-                outcome = _solve_in_slices(solver, list(assumptions), time_limit)
+                outcome = solve_in_slices(solver, list(assumptions), time_limit)
             if outcome is None:
                 return Decision(Answer.UNKNOWN)
             if not outcome:
@@ -64,7 +64,7 @@ class CaDiCaL:
         return Decision(Answer.SAT, values)
 
 
-def _solve_in_slices(solver: Any, assumptions: list[int], time_limit: float) -> bool | None:
+def solve_in_slices(solver: Any, assumptions: list[int], time_limit: float) -> bool | None:
     """Solve under a conflict budget, slice after slice, until an answer or the deadline."""
     start = time.perf_counter()
     deadline = start + time_limit
@@ -76,10 +76,12 @@ def _solve_in_slices(solver: Any, assumptions: list[int], time_limit: float) -> 
         now = time.perf_counter()
         if outcome is not None or now >= deadline:
             return outcome
-        # The budget ran out: size the next slice from this one's conflict rate.
+        # The budget ran out: size the next slice from this one's conflict rate, but grow it
+        # at most twofold: the time per conflict varies widely within one solve (restarts,
+        # inprocessing), and one slice sized from a fast stretch overran 2 s limits by 6-10 s.
         rate = budget / max(now - before, 1e-6)
         seconds = min(deadline - now, max(_SLICE_SECONDS, (now - start) / 4))
-        budget = max(_FIRST_SLICE, int(rate * seconds))
+        budget = max(_FIRST_SLICE, min(2 * budget, int(rate * seconds)))
 
 
 class Propagator:
