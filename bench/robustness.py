@@ -47,6 +47,7 @@ def query_row(
     k: int,
     cap: float,
     specialise: bool,
+    solver: str = "cadical",
 ) -> dict[str, Any]:
     """One query; ``ilp`` is the model's ILP stage, lowered once (as ``bnnc robustness`` does)."""
     query = bnnc.query(model, not_label=label, near=bits, max_flips=k)
@@ -54,11 +55,12 @@ def query_row(
     compiled = bnnc.compile(ilp, region=query.region if specialise else None)
     compile_s = time.perf_counter() - start
     start = time.perf_counter()
-    result = bnnc.check_sat(model, compiled, query=query, time_limit=cap)
+    result = bnnc.check_sat(model, compiled, query=query, time_limit=cap, solver=solver)
     decide_s = time.perf_counter() - start
     spec = compiled.spec
     return {
         "k": k,
+        "solver": solver,
         "specialised": specialise,
         "answer": result.status.value,
         "method": result.method,
@@ -78,10 +80,41 @@ def cross_check(model: bnnc.Model, bits: np.ndarray, label: int, k: int) -> str:
     return result.status.value
 
 
-def summary(rows: list[dict[str, Any]], ks: list[int]) -> list[list[str]]:
+def radius_row(
+    model: bnnc.Model, bits: np.ndarray, max_flips: int, cap: float, strategy: str
+) -> dict[str, Any]:
+    """The radius search of ``bnnc robustness`` at one image (model loaded once)."""
+    start = time.perf_counter()
+    result = bnnc.robustness(model, bits, max_flips, time_limit=cap, strategy=strategy)
+    return {
+        "strategy": strategy,
+        "status": result.status,
+        "radius": result.radius,
+        "counterexample_flips": result.counterexample_flips,
+        "steps": len(result.steps),
+        "seconds": round(time.perf_counter() - start, 4),
+    }
+
+
+def radius_summary(rows: list[dict[str, Any]], strategies: list[str]) -> list[str]:
+    lines = ["| image | " + " | ".join(strategies) + " |", "|---|" + "---|" * len(strategies)]
+    for image in sorted({r["image"] for r in rows}):
+        cells = []
+        for strategy in strategies:
+            r = next(r for r in rows if r["image"] == image and r["strategy"] == strategy)
+            what = {"robust": "robust", "radius": f"radius {r['radius']}"}.get(
+                r["status"], f"≥ {r['radius']}" + (
+                    f", < {r['counterexample_flips']}" if r["counterexample_flips"] else "")
+            )  # fmt: skip
+            cells.append(f"{what} ({r['seconds']:.1f} s)")
+        lines.append(f"| {image} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summary(rows: list[dict[str, Any]], ks: list[int], solver: str = "cadical") -> list[list[str]]:
     table = []
     for k in ks:
-        mine = [r for r in rows if r["k"] == k and r["specialised"]]
+        mine = [r for r in rows if r["k"] == k and r["specialised"] and r["solver"] == solver]
         if not mine:
             continue
         total = sorted(r["compile_s"] + r["decide_s"] for r in mine)
@@ -111,6 +144,20 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=10.0)
     parser.add_argument("--check-k", type=int, default=1)
     parser.add_argument("--unspecialised-images", type=int, default=3)
+    parser.add_argument(
+        "--solvers",
+        nargs="+",
+        default=["cadical"],
+        help="deciders to compare on every query (registry names)",
+    )
+    parser.add_argument(
+        "--radius-images",
+        type=int,
+        default=10,
+        help="images for the radius search (bnnc robustness), 0 for none",
+    )
+    parser.add_argument("--radius-k", type=int, default=16)
+    parser.add_argument("--strategies", nargs="+", default=["per-radius", "incremental"])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "robustness")
     args = parser.parse_args()
     if not MODEL.exists():
@@ -129,22 +176,32 @@ def main() -> None:
     mismatches = 0
     for i, bits in enumerate(bits_all):
         for k in args.ks:
-            row = query_row(model, ilp, bits, int(labels[i]), k, args.cap, True)
-            row.update(image=i, label=int(labels[i]), correct=bool(labels[i] == truth[i]))
-            if k <= args.check_k and row["answer"] != "UNKNOWN":
-                row["enumerated"] = cross_check(model, bits, int(labels[i]), k)
-                mismatches += row["enumerated"] != row["answer"]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for solver in args.solvers:
+                row = query_row(model, ilp, bits, int(labels[i]), k, args.cap, True, solver)
+                row.update(image=i, label=int(labels[i]), correct=bool(labels[i] == truth[i]))
+                if k <= args.check_k and row["answer"] != "UNKNOWN":
+                    row["enumerated"] = cross_check(model, bits, int(labels[i]), k)
+                    mismatches += row["enumerated"] != row["answer"]
+                rows.append(row)
+                print(json.dumps(row), flush=True)
         if i < args.unspecialised_images:
             row = query_row(model, ilp, bits, int(labels[i]), 1, args.cap, False)
             row.update(image=i, label=int(labels[i]))
             rows.append(row)
             print(json.dumps(row), flush=True)
+    radii: list[dict[str, Any]] = []
+    for i, bits in enumerate(bits_all[: args.radius_images]):
+        for strategy in args.strategies:
+            row = radius_row(model, bits, args.radius_k, args.cap, strategy)
+            row.update(image=i)
+            radii.append(row)
+            print(json.dumps(row), flush=True)
     info = machine_info(started, load)
     info.update(model_load_s=round(load_s, 3), cross_check_mismatches=mismatches)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "robustness.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    (args.out / "robustness.json").write_text(
+        json.dumps({"machine": info, "rows": rows, "radii": radii}, indent=1)
+    )
     header = ["K", "queries", "decide median s", "p90", "max", "compile+decide median s",
               "answers", "methods", "free neurons (median)"]  # fmt: skip
     lines = [
@@ -153,10 +210,18 @@ def main() -> None:
         f"Machine: {info}. Cap {args.cap:g} s per query. Model load {load_s:.2f} s (once).",
         f"Answers cross-checked by enumeration for K ≤ {args.check_k}: {mismatches} mismatches.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(r) + " |" for r in summary(rows, args.ks)),
-        "",
+        *(
+            line
+            for solver in args.solvers
+            for line in (
+                f"Solver `{solver}`:",
+                "",
+                "| " + " | ".join(header) + " |",
+                "|" + "---|" * len(header),
+                *("| " + " | ".join(r) + " |" for r in summary(rows, args.ks, solver)),
+                "",
+            )
+        ),
         "Without specialisation (K = 1):",
         "",
         *(
@@ -164,6 +229,11 @@ def main() -> None:
             f"({r['variables']} variables, {r['clauses']} clauses)"
             for r in rows if not r["specialised"]
         ),
+        "",
+        f"Radius search (`bnnc robustness --max-flips {args.radius_k} --timeout {args.cap:g}`), "
+        "per strategy: the answer and its wall time, model loaded once.",
+        "",
+        *radius_summary(radii, args.strategies),
     ]  # fmt: skip
     (args.out / "robustness.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
