@@ -366,21 +366,26 @@ def count(
     *,
     label: int | None = None,
     query: Query | None = None,
-    method: Method | str = "exact",
+    method: Method | str = "auto",
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
     time_limit: float | None = None,
 ) -> CountResult:
-    """The number of inputs the network gives ``label`` (or that answer ``query``): exact
-    (Ganak) or (ε, δ)-approximate (ApproxMC), or with any counter by name (see
-    bnnc.engines.count), with its share of the input region and the counter's guarantee."""
+    """The number of inputs the network gives ``label`` (or that answer ``query``): ``auto``
+    (the reference on every input of a small region, else Ganak), exact (Ganak),
+    (ε, δ)-approximate (ApproxMC), or any counter by name (``enumerate``: the formula's models
+    by brute force) (see bnnc.engines.count), with its share of the
+    input region, the counter's guarantee and the reason for the method."""
     from bnnc.engines.count import count as _count
 
     compiled = compiled or compile(model)
+    asked = make_query(model, label, _on_region(compiled, query))
+    if method == "auto":
+        return count_queries(model, compiled.formula, [asked], time_limit=time_limit)[0]
     return _count(
         compiled.formula,
-        make_query(model, label, _on_region(compiled, query)),
+        asked,
         method=method,
         epsilon=epsilon,
         delta=delta,

@@ -12,14 +12,20 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.backend.images import write_npy, write_png_grid
-from bnnc.engines.count import CountResult, count, count_by_enumeration, region_size
+from bnnc.engines.count import (
+    CountResult,
+    choose_method,
+    count,
+    count_by_enumeration,
+    region_size,
+)
 from bnnc.errors import InternalError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
-CountMethod = Literal["exact", "approx", "enumerate"]
+CountMethod = Literal["auto", "exact", "approx", "enumerate"]
 
 
 def count_queries(
@@ -27,17 +33,22 @@ def count_queries(
     formula: CnfFormula,
     queries: list[Query],
     *,
-    method: CountMethod = "exact",
+    method: CountMethod = "auto",
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
     time_limit: float | None = None,
 ) -> list[CountResult]:
     """Count each query (over one region) with ``method``: Ganak (``exact``), ApproxMC
-    (``approx``) or the reference over every input of the region (``enumerate``).
+    (``approx``), the reference over every input of the region (``enumerate``), or ``auto``:
+    enumeration when the region is small enough (``engines.count.choose_method``), else Ganak.
     ``time_limit`` (seconds) covers all of them: when it runs out, TimeLimitError."""
+    reason = "asked for"
+    if method == "auto" and queries:
+        chosen, reason = choose_method(queries[0])
+        method = "enumerate" if chosen == "enumerate" else "exact"
     if method == "enumerate":
-        return count_by_enumeration(model, queries)
+        return [replace(r, reason=reason) for r in count_by_enumeration(model, queries)]
     space = region_size(formula, queries[0]) if queries else 0
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     results = []
@@ -55,7 +66,7 @@ def count_queries(
                 time_limit=left,
             )
         )
-    return results
+    return [replace(r, reason=reason) for r in results]
 
 
 def count_every_label(
@@ -63,7 +74,7 @@ def count_every_label(
     formula: CnfFormula,
     query: Query,
     *,
-    method: CountMethod = "exact",
+    method: CountMethod = "auto",
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,

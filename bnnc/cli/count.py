@@ -33,7 +33,12 @@ def count_command(
         bool, typer.Option("--all-labels", help="Count every label: a table of counts and shares.")
     ] = False,
     exact: Annotated[
-        bool, typer.Option("--exact", help="Exact count with Ganak (the default).")
+        bool,
+        typer.Option(
+            "--exact",
+            help="Exact count with Ganak.  Default: enumerate regions of up to 2^22 inputs, "
+            "else Ganak (the output says which).",
+        ),
     ] = False,
     approx: Annotated[
         bool,
@@ -63,7 +68,9 @@ def count_command(
     with --fix/--near, only inputs in that region."""
     if exact + approx + enumerate_inputs > 1:
         raise usage("choose one of --exact, --approx and --enumerate")
-    method: bnnc.CountMethod = "approx" if approx else "enumerate" if enumerate_inputs else "exact"
+    method: bnnc.CountMethod = (
+        "approx" if approx else "enumerate" if enumerate_inputs else "exact" if exact else "auto"
+    )
     if all_labels and (label is not None or region.not_label is not None):
         raise usage("--all-labels counts every label; drop --label/--not-label")
     if not all_labels and label is None and not region.given:
@@ -117,7 +124,8 @@ def count_command(
                 "verb": "count",
                 "model": model.name,
                 "encoding": encoding,
-                "method": method,
+                "method": results[0].method if results else method,
+                "reason": results[0].reason if results else "",
                 "epsilon": epsilon if method == "approx" else None,
                 "delta": delta if method == "approx" else None,
                 "query": query_json(model, query),
@@ -153,6 +161,8 @@ def count_command(
             f"{query.describe(formula)}: {approx_mark}{r.count} inputs "
             f"({r.share:.4%} of the space), {r.seconds:.2f} s"
         )
+    if results and method == "auto":
+        typer.echo(f"method: {results[0].method} ({results[0].reason})")
     return int(ExitCode.OK)
 
 
