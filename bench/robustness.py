@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 import bnnc
+import bnnc.engines.decide as decide
 from bnnc.training.data import read_idx_images, read_idx_labels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,6 +72,43 @@ def query_row(
         "variables": compiled.formula.num_vars,
         "clauses": len(compiled.formula.clauses),
     }
+
+
+def untabulated(
+    model: bnnc.Model,
+    ilp: bnnc.Model,
+    bits: np.ndarray,
+    label: int,
+    k: int,
+    cap: float,
+    solver: str,
+) -> dict[str, Any]:
+    """The same query by the previous ``auto`` (no tabulation step): answer and decide time."""
+    saved, decide.TABULATE_AUTO = decide.TABULATE_AUTO, 0
+    try:
+        row = query_row(model, ilp, bits, label, k, cap, True, solver)
+    finally:
+        decide.TABULATE_AUTO = saved
+    return {key: row[key] for key in ("answer", "method", "decide_s")}
+
+
+def tabulation_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The queries tabulation answered, against the previous ``auto`` on the same query."""
+    done = [r for r in rows if "without_tabulation" in r]
+    if not done:
+        return []
+    lines = ["Queries answered by tabulation, against `auto` without it (same run):", ""]
+    for k in sorted({r["k"] for r in done}):
+        mine = [r for r in done if r["k"] == k]
+        now = statistics.median(r["decide_s"] for r in mine)
+        before = [r["without_tabulation"] for r in mine]
+        then = statistics.median(b["decide_s"] for b in before)
+        unknown = sum(b["answer"] == "UNKNOWN" for b in before)
+        lines.append(
+            f"* K = {k}: {len(mine)} queries, median {now:.3f} s against {then:.3f} s "
+            f"({then / max(now, 1e-6):.0f}x); {unknown} were UNKNOWN at the cap without it"
+        )
+    return [*lines, ""]
 
 
 def cross_check(model: bnnc.Model, bits: np.ndarray, label: int, k: int) -> str:
@@ -120,7 +158,11 @@ def summary(rows: list[dict[str, Any]], ks: list[int], solver: str = "cadical") 
         total = sorted(r["compile_s"] + r["decide_s"] for r in mine)
         decide = sorted(r["decide_s"] for r in mine)
         answers = {a: sum(r["answer"] == a for r in mine) for a in ("SAT", "UNSAT", "UNKNOWN")}
-        methods = {m: sum(r["method"] == m for r in mine) for m in ("enumerate", "search", "sat")}
+        methods = {
+            m: sum(r["method"] == m for r in mine)
+            for m in ("enumerate", "tabulate", "search", "sat")
+        }
+        fast = sum(r["decide_s"] <= 0.5 for r in mine)
         free = [r["free"] for r in mine if r["free"]]
         median_free = (
             "/".join(str(int(statistics.median(f[i] for f in free))) for i in range(len(free[0])))
@@ -132,6 +174,7 @@ def summary(rows: list[dict[str, Any]], ks: list[int], solver: str = "cadical") 
             f"{decide[-1]:.3f}", f"{statistics.median(total):.3f}",
             " ".join(f"{n} {a}" for a, n in answers.items() if n),
             " ".join(f"{n} {m}" for m, n in methods.items() if n),
+            f"{fast}/{len(mine)}",
             median_free,
         ])  # fmt: skip
     return table
@@ -179,6 +222,9 @@ def main() -> None:
             for solver in args.solvers:
                 row = query_row(model, ilp, bits, int(labels[i]), k, args.cap, True, solver)
                 row.update(image=i, label=int(labels[i]), correct=bool(labels[i] == truth[i]))
+                if row["method"] == "tabulate":
+                    row["without_tabulation"] = untabulated(model, ilp, bits, int(labels[i]), k,
+                                                            args.cap, solver)  # fmt: skip
                 if k <= args.check_k and row["answer"] != "UNKNOWN":
                     row["enumerated"] = cross_check(model, bits, int(labels[i]), k)
                     mismatches += row["enumerated"] != row["answer"]
@@ -203,7 +249,7 @@ def main() -> None:
         json.dumps({"machine": info, "rows": rows, "radii": radii}, indent=1)
     )
     header = ["K", "queries", "decide median s", "p90", "max", "compile+decide median s",
-              "answers", "methods", "free neurons (median)"]  # fmt: skip
+              "answers", "methods", "decided ≤ 0.5 s", "free neurons (median)"]  # fmt: skip
     lines = [
         f"# Robustness queries on TFC-w1a1 (MNIST test images 0–{args.images - 1})",
         "",
@@ -222,6 +268,7 @@ def main() -> None:
                 "",
             )
         ),
+        *tabulation_lines(rows),
         "Without specialisation (K = 1):",
         "",
         *(
