@@ -30,7 +30,7 @@ import numpy as np
 
 import bnnc
 import bnnc.engines.decide as decide
-from bnnc.training.data import read_idx_images, read_idx_labels
+from bnnc.training.data import load_mnist, read_idx_images, read_idx_labels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import machine_info
@@ -38,6 +38,19 @@ from suite import machine_info
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models" / "qonnx-tfc-w1a1.onnx"
+PAPER = ROOT / "examples" / "paper" / "mnist10x10-100-20-10.bnn"  # NPAQ-style, trained here
+
+
+def inputs(which: str, n: int) -> tuple[bnnc.Model, np.ndarray, np.ndarray, str]:
+    """The model, the first ``n`` MNIST test inputs as it reads them (bits), their labels."""
+    if which == "paper":  # MNIST area-averaged to 10x10 and binarised, as it was trained
+        data = load_mnist(size=10)
+        title = "the paper's trained 100-20-10 (MNIST 10x10 test split)"
+        return bnnc.load(PAPER), data.test_bits[:n], data.test_labels[:n], title
+    images = read_idx_images(SHARED / "data" / "t10k-images-idx3-ubyte.gz")[:n]
+    truth = read_idx_labels(SHARED / "data" / "t10k-labels-idx1-ubyte.gz")[:n]
+    bits = images.reshape(len(images), -1) / 255.0 >= 0.5  # the model's own input condition
+    return bnnc.load(MODEL), bits, truth, "TFC-w1a1 (MNIST test images)"
 
 
 def query_row(
@@ -201,17 +214,15 @@ def main() -> None:
     )
     parser.add_argument("--radius-k", type=int, default=16)
     parser.add_argument("--strategies", nargs="+", default=["per-radius", "incremental"])
+    parser.add_argument("--model", choices=["tfc", "paper"], default="tfc")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "robustness")
     args = parser.parse_args()
     if not MODEL.exists():
         sys.exit(f"bench/robustness.py: {MODEL} is missing (../shared/models)")
     started, load = time.time(), __import__("os").getloadavg()[0]
     start = time.perf_counter()
-    model = bnnc.load(MODEL)
+    model, bits_all, truth, title = inputs(args.model, args.images)
     load_s = time.perf_counter() - start
-    images = read_idx_images(SHARED / "data" / "t10k-images-idx3-ubyte.gz")[: args.images]
-    truth = read_idx_labels(SHARED / "data" / "t10k-labels-idx1-ubyte.gz")[: args.images]
-    bits_all = images.reshape(len(images), -1) / 255.0 >= 0.5
     labels = bnnc.predict(model, bits_all)
     ilp = bnnc.compile(model, until="ilp").ilp
     assert ilp is not None
@@ -251,7 +262,7 @@ def main() -> None:
     header = ["K", "queries", "decide median s", "p90", "max", "compile+decide median s",
               "answers", "methods", "decided ≤ 0.5 s", "free neurons (median)"]  # fmt: skip
     lines = [
-        f"# Robustness queries on TFC-w1a1 (MNIST test images 0–{args.images - 1})",
+        f"# Robustness queries on {title}, inputs 0–{args.images - 1}",
         "",
         f"Machine: {info}. Cap {args.cap:g} s per query. Model load {load_s:.2f} s (once).",
         f"Answers cross-checked by enumeration for K ≤ {args.check_k}: {mismatches} mismatches.",
