@@ -63,7 +63,7 @@ def same_model(fresh: bnnc.Model, cached: bnnc.Model, seed: int = 0) -> None:
 def test_cached_load_is_the_same_model(name: str, cache_home: Path) -> None:
     fresh, fresh_warnings = load_recording(FIXTURES / name, cache=False)
     assert entries(cache_home) == []
-    first, first_warnings = load_recording(FIXTURES / name)  # a miss: read and stored
+    _first, first_warnings = load_recording(FIXTURES / name)  # a miss: read and stored
     assert len(entries(cache_home)) == 1
     cached, cached_warnings = load_recording(FIXTURES / name)  # a hit
     assert fresh_warnings == first_warnings == cached_warnings
