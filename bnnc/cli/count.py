@@ -78,7 +78,7 @@ def count_command(
     if not all_labels and label is None and not region.given:
         raise usage("say what to count: --label L, --not-label L, --all-labels, or a region")
     start = time.perf_counter()
-    model = bnnc.load(model_path, cache=not no_cache)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
         model,
         label=label,

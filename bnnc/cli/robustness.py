@@ -54,7 +54,7 @@ def robustness_command(
     """The exact L0 robustness radius of MODEL at INPUT: the largest k ≤ K such that no input
     within k bit flips gets another label, and a minimal counterexample (validated by the
     model itself) when there is one."""
-    model = bnnc.load(model_path, cache=not no_cache)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     centre = bnnc.read_input(near, model.n_inputs, "near")
     result = bnnc.robustness(
         model,

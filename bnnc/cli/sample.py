@@ -86,7 +86,7 @@ def sample_command(
     if label is None and not region.given:
         raise usage("say what to sample: --label (or --not-label, --fix, --near)")
     start = time.perf_counter()
-    model = bnnc.load(model_path, cache=not no_cache)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
         model,
         label=label,
