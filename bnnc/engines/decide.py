@@ -183,7 +183,7 @@ def check_sat(
     if table is not None and table.rules_out(query):
         why = f"{reason}; {table.describe()}"
         return SatResult(query, False, None, method="tabulate", reason=why)
-    if table is not None and search and ilp is not None:
+    if table is not None and ilp is not None:  # part of auto: runs even without ``search``
         limit = (
             PATTERN_SEARCH if deadline is None else min(PATTERN_SEARCH, _remaining(deadline) or 0)
         )
