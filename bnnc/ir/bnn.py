@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import ModelError
+from bnnc.ir.names import check_name
 from bnnc.ir.region import Region
 
 Arithmetic = Literal["float64", "float32"]
@@ -140,14 +141,22 @@ class BnnModel:
             width = block.n_out
         _verify_linear(self.output.name, self.output.weights, self.output.bias, width)
         names = [b.name for b in self.blocks] + [self.output.name]
+        for layer_name in names:
+            check_name("layer name", layer_name)
         if len(set(names)) != len(names):
             raise ModelError(f"model {self.name!r}: layer names must be unique, got {names}")
+        if self.input_conditions is not None:
+            if len(self.input_conditions) != self.n_inputs:
+                raise ModelError(f"model {self.name!r}: one input condition per input bit")
+            for condition in self.input_conditions:
+                check_name("input condition", condition)
 
 
 def verify_common(
     name: str, input_shape: tuple[int, ...], class_names: tuple[str, ...] | None, n_classes: int
 ) -> None:
-    """Checks shared by every stage's model: input shape and class names."""
+    """Checks shared by every stage's model: its name, input shape and class names."""
+    check_name("model name", name)
     if not input_shape or any(d <= 0 for d in input_shape):
         raise ModelError(f"model {name!r}: input shape {input_shape} must have positive sizes")
     if n_classes < 1:
@@ -157,6 +166,8 @@ def verify_common(
             raise ModelError(
                 f"model {name!r}: {len(class_names)} class names for {n_classes} classes"
             )
+        for class_name in class_names:
+            check_name("class name", class_name)
         if len(set(class_names)) != len(class_names):
             raise ModelError(f"model {name!r}: class names must be distinct")
 

@@ -56,6 +56,7 @@ from bnnc.frontend.onnx.tails import (
     tail_oracle,
 )
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
 
 
@@ -314,7 +315,7 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         return np.asarray(labels, dtype=np.int64).reshape(np.asarray(bits).shape[:-1])
 
     model = BnnModel(
-        name=Path(source.path).stem.replace("-", "_").replace(".", "_"),
+        name=safe_name(Path(source.path).stem.replace("-", "_").replace(".", "_")),
         input_shape=shape,
         blocks=tuple(inner),
         output=output,

@@ -21,6 +21,7 @@ from bnnc.errors import ModelError, ParseError, Span
 from bnnc.frontend.text.syntax import position
 from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.ir.names import name_problem
 from bnnc.ir.region import Region
 from bnnc.ir.tensor import frozen, ternary
 
@@ -446,4 +447,7 @@ class Builder:
             value = json.loads(token)
         except ValueError:  # pragma: no cover - the grammar should have refused the token
             raise self.error(token, f"invalid quoted name {token}") from None
+        problem = name_problem(str(value))
+        if problem is not None:
+            raise self.error(token, f"the name {problem}; names must be printable text")
         return str(value)
