@@ -120,8 +120,9 @@ def excerpt(line: str, column: int, width: int = SOURCE_EXCERPT) -> tuple[str, i
     1-based ``column`` (with ``…`` where it was cut), and the caret's 0-based offset in it.
     Characters that are not printable are shown as ``?`` so the excerpt stays one line.
 
-    >>> excerpt("x" * 1000, 500)
-    ('…xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…', 51)
+    >>> shown, caret = excerpt("x" * 1000, 500)
+    >>> len(shown), shown[0], shown[-1], caret
+    (102, '…', '…', 51)
     """
     line = line.rstrip("\n").expandtabs(1)
     col = max(column - 1, 0)

@@ -43,7 +43,7 @@ def name_problem(name: str) -> str | None:
     for char in name:
         if _bad(char):
             kind = "a surrogate" if unicodedata.category(char) == "Cs" else "the control character"
-            return f"contains {kind} {ascii(char)}"
+            return f"contains {kind} {char!a}"
     return None
 
 

@@ -26,6 +26,7 @@ from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_m
 from bnnc.errors import BnncWarning, ModelError
 from bnnc.frontend.onnx.attributes import check_finite_operands, check_node_attributes
 from bnnc.frontend.onnx.engine import constant_values, uses_custom_ops
+from bnnc.ir.bnn import check_input_size
 from bnnc.ir.names import check_name, shown
 
 # bnnc's own directory: a warning is attributed to the first caller outside it (see warn).
@@ -221,6 +222,10 @@ def _static_shape(path: Path, value: onnx.ValueInfoProto) -> tuple[int, ...]:
                 f"input {value.name!r} has a dynamic dimension {k} ({dim.dim_param!r}); "
                 "bnnc needs a static input shape",
             )
+    try:
+        check_input_size(tuple(dims))
+    except ModelError as err:
+        raise model_error(path, err.message) from None
     return tuple(dims)
 
 

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from bnnc.errors import ModelError, ParseError, Span
 from bnnc.frontend.text.syntax import position
-from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock, check_input_size
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
 from bnnc.ir.names import name_problem
 from bnnc.ir.region import Region
@@ -437,6 +437,10 @@ class Builder:
             raise self.error(token, f"input sizes must be positive, got {token}")
         if any(d > _INT64.max for d in dims):
             raise self.error(token, f"input size too large in {token}")
+        try:
+            check_input_size(dims)
+        except ModelError as err:
+            raise self.error(token, err.message) from None
         return dims
 
     def name(self, token: Token) -> str:
