@@ -51,7 +51,9 @@ def main() -> int:
             "per_mutator": dict(sorted(per_mutator.items())),
             "per_exit_code": {str(c): n for c, n in sorted(per_code.items())},
         }
-        print(f"{kind}: {count} cases in {seconds:.1f} s; exit codes {dict(sorted(per_code.items()))}")
+        print(
+            f"{kind}: {count} cases in {seconds:.1f} s; exit codes {dict(sorted(per_code.items()))}"
+        )
         print(f"  mutators: {dict(sorted(per_mutator.items()))}")
     report["failures"] = failures
     report["seconds"] = round(time.perf_counter() - started, 1)

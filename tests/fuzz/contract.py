@@ -105,7 +105,7 @@ def _agrees(path: Path, out: Path, map_file: Path, rng: random.Random) -> str | 
         return "exit 0 without the formula and its map"
     try:
         cnf = CNF(from_file=str(out))
-    except Exception as err:  # noqa: BLE001 - any failure to read is the finding
+    except Exception as err:
         return f"pysat cannot read the formula: {err}"
     layout = json.loads(map_file.read_text())
     inputs = [entry["var"] for entry in layout["inputs"]]
@@ -119,7 +119,8 @@ def _agrees(path: Path, out: Path, map_file: Path, rng: random.Random) -> str | 
     with Solver(name="cadical153", bootstrap_with=cnf.clauses) as solver:
         for bits in points:
             inside = region is None or bool(region.contains(bits))
-            sat = solver.solve(assumptions=[v if b else -v for v, b in zip(inputs, bits)])
+            assumptions = [v if b else -v for v, b in zip(inputs, bits, strict=True)]
+            sat = solver.solve(assumptions=assumptions)
             if not inside:
                 continue  # the formula is exact on the model's declared region only
             if not sat:

@@ -128,7 +128,8 @@ def mutate_text(seed: int, text: str) -> tuple[str, str]:
     rng = random.Random(seed)
     names = rng.choices(sorted(TEXT_MUTATORS), k=rng.choice([1, 1, 2, 3]))
     for name in names:
-        text = TEXT_MUTATORS[name](rng, text)
+        if len(_words(_tokens(text))) >= 2:  # a text cut to nothing stays nothing
+            text = TEXT_MUTATORS[name](rng, text)
     return "+".join(names), text
 
 

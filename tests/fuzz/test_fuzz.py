@@ -14,7 +14,7 @@ from tests.fuzz.contract import onnx_case, text_case
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@settings(max_examples=200, derandomize=True, deadline=None, database=None)
 @given(seed=seeds)
 def test_mutated_text_models_keep_the_contract(seed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -22,7 +22,7 @@ def test_mutated_text_models_keep_the_contract(seed: int) -> None:
     assert outcome.problem is None, (seed, outcome)
 
 
-@settings(max_examples=100, derandomize=True, deadline=None, database=None)
+@settings(max_examples=50, derandomize=True, deadline=None, database=None)
 @given(seed=seeds)
 def test_mutated_onnx_graphs_keep_the_contract(seed: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
