@@ -203,6 +203,8 @@ def _check_names(path: Path, graph: onnx.GraphProto) -> None:
         *(("tensor name", name) for node in graph.node for name in [*node.input, *node.output]),
         *(("tensor name", value.name) for value in values),
     ]:
+        if not isinstance(name, str):  # protobuf hands over bytes that are not UTF-8
+            raise model_error(path, f"a {what} is not UTF-8 text ({bytes(name)[:40]!r})")
         try:
             check_name(what, name)
         except ModelError as err:

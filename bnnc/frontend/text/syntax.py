@@ -60,6 +60,7 @@ _GRAMMAR_FILE = "bnn.lark"
 _TERMINAL_DESCRIPTIONS = {
     "ROW": "a weight row like +-0+",
     "NUMBER": "a number",
+    "NUMBERS": "a number",
     "NAME": "a name",
     "STRING": "a name",
     "SHAPE": "an input shape like 28x28 or 784",
