@@ -133,6 +133,11 @@ def _syntax_error(error: UnexpectedInput, parser: Lark, error_at: ErrorAt) -> Pa
     if isinstance(error, UnexpectedToken):
         token = error.token
         expected = set(error.expected)
+        history = error.token_history or []
+        if history and getattr(history[-1], "type", None) == "NUMBERS":
+            # A run of numbers is one token (see bnn.lark), so the parser no longer expects a
+            # number after it; the writer could still have put one there.
+            expected.add("NUMBERS")
         if token.type == "$END":
             # lark places the end marker on the last token; point just after that token.
             where: tuple[int, int] = (token.end_line or 1, token.end_column or 1)
