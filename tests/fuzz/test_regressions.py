@@ -140,3 +140,11 @@ def test_an_overflowing_batch_norm_in_onnx_warns_nothing_on_stderr(tmp_path: Pat
     path.write_bytes(model.SerializeToString())
     code, lines = run(tmp_path, path)
     assert code == 0 and not [ln for ln in lines if "Warning" in ln]
+
+
+def test_a_model_past_the_memory_limit_is_refused_before_compiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BNNC_MAX_MEMORY", "0.00001")  # 10 KiB: tiny.bnn needs ~36 KB
+    code, lines = run(tmp_path, text_model(tmp_path, TINY))
+    assert code == 4 and len(lines) == 1 and "GiB" in lines[0] and "BNNC_MAX_MEMORY" in lines[0]
