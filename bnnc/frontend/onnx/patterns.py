@@ -56,6 +56,7 @@ from bnnc.frontend.onnx.tails import (
     tail_oracle,
 )
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
 
 
@@ -310,7 +311,7 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
     )
 
     model = BnnModel(
-        name=Path(source.path).stem.replace("-", "_").replace(".", "_"),
+        name=safe_name(Path(source.path).stem.replace("-", "_").replace(".", "_")),
         input_shape=source.input_shape,
         blocks=tuple(inner),
         output=output,
