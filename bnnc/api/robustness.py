@@ -136,7 +136,7 @@ def robustness(
     max_flips: int,
     *,
     encoding: str = "adder",
-    solver: str = "cadical",
+    solver: str = "auto",
     method: str = "auto",
     time_limit: float | None = None,
     strategy: str = "per-radius",
@@ -149,6 +149,11 @@ def robustness(
         raise UsageError(
             f"unknown strategy {strategy!r}; choose {' or '.join(STRATEGIES)}",
             parameter="strategy",
+        )
+    if strategy == "incremental" and solver not in ("auto", "cadical"):
+        raise UsageError(
+            "the incremental strategy runs CaDiCaL under assumptions; it takes no other solver",
+            parameter="solver",
         )
     bits = np.asarray(center, dtype=bool).reshape(-1)
     if bits.size != model.n_inputs:
@@ -180,6 +185,7 @@ def robustness(
             solver=solver,
             method=method,
             time_limit=remaining(deadline),
+            ilp=compiled.lowered,
         )
         free = tuple(layer.free for layer in compiled.spec.layers) if compiled.spec else ()
         state.record(k, result, began, free)

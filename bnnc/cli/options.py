@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from typer._types import TyperChoice
 
-from bnnc.api import DATA_NAMES, DEFAULT_ENCODING, DEFAULT_THRESHOLD, ENCODING_NAMES
+from bnnc.api import DATA_NAMES, DEFAULT_ENCODING, DEFAULT_THRESHOLD, ENCODING_NAMES, SOLVERS
 from bnnc.cli.edge import option_group
 
 ModelArgument = Annotated[
@@ -35,6 +35,19 @@ TimeoutOption = Annotated[
         "--timeout",
         metavar="SECONDS",
         help="Stop after SECONDS: the answer is then UNKNOWN (exit 30), partial results kept.",
+    ),
+]
+
+# Solver names are checked by the library too (a one-line usage error naming --solver); a
+# native solver whose optional extra is missing says which extra installs it.
+SolverOption = Annotated[
+    str,
+    typer.Option(
+        "--solver",
+        click_type=TyperChoice(SOLVERS),
+        help="The solver: auto (Exact if installed, else CaDiCaL: the fastest per "
+        "bench/solvers.py), cadical (on the CNF), exact or cpsat (on the ILP stage as "
+        "pseudo-Boolean constraints; extras bnnc[exact], bnnc[cpsat]).",
     ),
 ]
 

@@ -13,6 +13,7 @@ from bnnc.cli.options import (
     EncodingOption,
     JsonOption,
     ModelArgument,
+    SolverOption,
     TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, bits_text, echo_json
@@ -36,7 +37,7 @@ def robustness_command(
         str,
         typer.Option("--method", help="auto, enumerate or sat (as for --check-sat)."),
     ] = "auto",
-    solver: Annotated[str, typer.Option("--solver", help="The SAT solver (decider).")] = "cadical",
+    solver: SolverOption = "auto",
     strategy: Annotated[
         str,
         typer.Option(
@@ -90,6 +91,7 @@ def _json(model: bnnc.Model, centre: Any, result: bnnc.Robustness) -> dict[str, 
                 "flips": step.flips,
                 "result": step.result.status.value.lower(),
                 "method": step.result.method,
+                "solver": step.result.solver or None,
                 "reason": step.result.reason,
                 "free_neurons": list(step.free_neurons),
                 "seconds": round(step.seconds, 6),
