@@ -44,10 +44,9 @@ SolverOption = Annotated[
     str,
     typer.Option(
         "--solver",
-        click_type=TyperChoice(SOLVERS),
-        help="The solver: auto (Exact if installed, else CaDiCaL: the fastest per "
-        "bench/solvers.py), cadical (on the CNF), exact or cpsat (on the ILP stage as "
-        "pseudo-Boolean constraints; extras bnnc[exact], bnnc[cpsat]).",
+        help=f"The solver ({', '.join(SOLVERS)}): auto (Exact if installed, else CaDiCaL: "
+        "the fastest per bench/solvers.py), cadical (on the CNF), exact or cpsat (on the ILP "
+        "stage as pseudo-Boolean constraints; extras bnnc[exact], bnnc[cpsat]).",
     ),
 ]
 

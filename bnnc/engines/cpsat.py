@@ -42,6 +42,8 @@ class CpSat:
     name: ClassVar[str] = "cpsat"
 
     def decide(self, problem: PbProblem, *, time_limit: float | None = None) -> Decision:
+        if time_limit is not None and time_limit <= 0:
+            return Decision(Answer.UNKNOWN)  # no time at all: not even started
         cp_model = load()
         model = cp_model.CpModel()
         variables = [model.NewBoolVar(f"x{v}") for v in range(problem.num_vars + 1)]

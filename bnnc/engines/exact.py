@@ -45,6 +45,8 @@ class Exact:
     name: ClassVar[str] = "exact"
 
     def decide(self, problem: PbProblem, *, time_limit: float | None = None) -> Decision:
+        if time_limit is not None and time_limit <= 0:
+            return Decision(Answer.UNKNOWN)  # no time at all: not even started
         load()  # a missing package is a usage error here, not a crash in the child
         if time_limit is None:
             return _solve(problem, None)
