@@ -165,8 +165,10 @@ def check_sat(
             f"unknown method {method!r}; choose {', '.join(METHODS)}", parameter="method"
         )
     chosen = registry.resolve_solver(solver)
-    if not registry.is_native(chosen):
-        registry.decider(chosen)  # a missing backend is an error before any work
+    if registry.is_native(chosen):  # a missing backend is an error before any work
+        registry.native_decider(chosen)
+    else:
+        registry.decider(chosen)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     size = enumeration_size(query.region)
     if method == "enumerate" or (method == "auto" and size <= ENUMERATE_AUTO):

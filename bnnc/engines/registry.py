@@ -67,7 +67,12 @@ def decider(name: str, *, parameter: str = "solver") -> Decider:
 def installed(name: str) -> bool:
     """Whether the package a native decider needs is importable (CNF deciders always are)."""
     package = NATIVE_PACKAGES.get(name)
-    return package is None or importlib.util.find_spec(package) is not None
+    if package is None:
+        return True
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # ValueError: a None entry in sys.modules (blocked)
+        return False
 
 
 def resolve_solver(name: str, *, parameter: str = "solver") -> str:
@@ -90,6 +95,12 @@ def is_native(name: str) -> bool:
 def native_decider(name: str, *, parameter: str = "solver") -> NativeDecider:
     """The native decider registered as ``name`` (UsageError naming ``parameter`` if none)."""
     backend = _make(NATIVE_DECIDERS, name, "solver", parameter)
+    if not installed(name):  # before any work, not when the solver is first called
+        raise UsageError(
+            f"the solver {name!r} needs the Python package {NATIVE_PACKAGES[name]!r}: "
+            f"pip install 'bnnc[{name}]'",
+            parameter=parameter,
+        )
     if not isinstance(backend, NativeDecider):
         raise _not_a(name, NATIVE_DECIDERS[name], "NativeDecider")
     return backend
