@@ -2,7 +2,8 @@
 (the ILP stage as pseudo-Boolean constraints), on the same specialised formulas.
 
     python bench/solvers.py                                  # images 0-99, K in 1 2 3 5 8
-    python bench/solvers.py --images 20 --ks 12 16 --cap 2 --out bench/results/solvers
+    python bench/solvers.py --images 20 --ks 12 16 --cap 2 --out bench/results/solvers/large-k
+    python bench/solvers.py --label-models examples/paper-100-20-10.bnn --cap 10
 
 For MNIST test image i (binarised at pixel/255 ≥ 0.5, as in ``bench/robustness.py``) with label
 L, the query is "an input within K flips that the network does not label L".  Per image and K
@@ -118,6 +119,38 @@ def write(args: argparse.Namespace, info: dict[str, Any], rows: list[dict[str, A
     print("\n".join(lines), flush=True)
 
 
+def label_queries(args: argparse.Namespace) -> None:
+    """Inversion: "an input the network labels L", every label, on the whole input space."""
+    started, load = time.time(), __import__("os").getloadavg()[0]
+    rows: list[dict[str, Any]] = []
+    for path in args.label_models:
+        model = bnnc.load(path)
+        compiled = bnnc.compile(model)
+        for label in range(model.n_classes):
+            query = bnnc.query(model, label=label)
+            for solver in args.solvers:
+                row = decide(model, compiled, query, solver, args.cap)
+                row.update(model=Path(path).name, k=label)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    info = machine_info(started, load)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "labels.json").write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
+    lines = [
+        "# Solvers on label queries (inversion over the whole input space)",
+        "",
+        f"Machine: {info}.  Cap {args.cap:g} s per query and solver; the first column is the "
+        "label (one query each).",
+        "",
+    ]
+    for path in args.label_models:
+        name = Path(path).name
+        mine = [r for r in rows if r["model"] == name]
+        lines += [f"`{path}`:", "", *table(mine, sorted({r["k"] for r in mine}), args.solvers), ""]
+    (args.out / "labels.md").write_text("\n".join(lines))
+    print("\n".join(lines), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=100)
@@ -125,7 +158,16 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=2.0)
     parser.add_argument("--solvers", nargs="+", default=SOLVERS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "solvers")
+    parser.add_argument(
+        "--label-models",
+        nargs="+",
+        default=[],
+        help="instead: label queries (every label, whole input space) on these models",
+    )
     args = parser.parse_args()
+    if args.label_models:
+        label_queries(args)
+        return
     if not MODEL.exists():
         sys.exit(f"bench/solvers.py: {MODEL} is missing (../shared/models)")
     started, load = time.time(), __import__("os").getloadavg()[0]
