@@ -71,8 +71,8 @@ def decide(
 
 
 def table(rows: list[dict[str, Any]], ks: list[int], solvers: list[str]) -> list[str]:
-    header = ["K", "solver", "decided", "SAT", "UNSAT", "median s", "p90 s", "max s",
-              "median vs cadical"]  # fmt: skip
+    header = ["K", "solver", "decided", "SAT", "UNSAT", "mean s", "median s", "p90 s", "max s",
+              "mean vs cadical", "median vs cadical"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for k in ks:
         base = _times(rows, k, "cadical")
@@ -82,12 +82,18 @@ def table(rows: list[dict[str, Any]], ks: list[int], solvers: list[str]) -> list
                 continue
             times = _times(rows, k, solver)
             answers = [r["answer"] for r in mine]
-            ratio = statistics.median(base) / statistics.median(times) if base else None
+            mean = statistics.fmean(times)
+            ratios = (
+                f"{statistics.fmean(base) / mean:.1f}x | "
+                f"{statistics.median(base) / statistics.median(times):.1f}x"
+                if base
+                else "- | -"
+            )
             lines.append(
                 f"| {k} | {solver} | {len(mine) - answers.count('UNKNOWN')}/{len(mine)} | "
-                f"{answers.count('SAT')} | {answers.count('UNSAT')} | "
+                f"{answers.count('SAT')} | {answers.count('UNSAT')} | {mean:.3f} | "
                 f"{statistics.median(times):.3f} | {times[int(0.9 * (len(times) - 1))]:.3f} | "
-                f"{times[-1]:.3f} | {'-' if ratio is None else f'{ratio:.1f}x'} |"
+                f"{times[-1]:.3f} | {ratios} |"
             )
     return lines
 
@@ -164,7 +170,21 @@ def main() -> None:
         default=[],
         help="instead: label queries (every label, whole input space) on these models",
     )
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite solvers.md from solvers.json in --out"
+    )
     args = parser.parse_args()
+    if args.render:
+        saved = json.loads((args.out / "solvers.json").read_text())
+        rows = saved["rows"]
+        ks = list(dict.fromkeys(r["k"] for r in rows))
+        by_query: dict[tuple[int, int], set[str]] = {}
+        for r in rows:
+            by_query.setdefault((r["k"], r["image"]), set()).add(r["answer"])
+        clashes = sum({"SAT", "UNSAT"} <= answers for answers in by_query.values())
+        args.images = len({r["image"] for r in rows})
+        write(args, saved["machine"], rows, ks, clashes)
+        return
     if args.label_models:
         label_queries(args)
         return
