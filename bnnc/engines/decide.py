@@ -1,10 +1,12 @@
 """Deciding a query on a compiled formula (inversion) and inference through the formula.
 
 :func:`check_sat` tries a witness search by simulation first (:mod:`bnnc.engines.search`), then
-asks a :class:`~bnnc.engines.base.Decider` from the registry (CaDiCaL by default).  Both verbs
-check their answer against the reference inference before returning it: a witness that the
-network does not give the target label, or an inferred label that differs from the reference,
-is a bug in bnnc and raises :class:`~bnnc.errors.InternalError`.  Propagation (inference, and
+asks a solver from the registry: a :class:`~bnnc.engines.base.Decider` on the CNF (CaDiCaL) or a
+:class:`~bnnc.engines.base.NativeDecider` on the ILP stage (Exact, CP-SAT; ``auto`` is Exact
+when it is installed).  Both verbs check their answer against the reference inference before
+returning it: a witness that the network does not give the target label, or an inferred label
+that differs from the reference, is a bug in bnnc and raises
+:class:`~bnnc.errors.InternalError`.  Propagation (inference, and
 confirming a search witness through the formula) runs on MiniSat
 (:func:`bnnc.engines.cadical.propagator`).
 """
