@@ -136,7 +136,7 @@ def label_queries(args: argparse.Namespace) -> None:
             query = bnnc.query(model, label=label)
             for solver in args.solvers:
                 row = decide(model, compiled, query, solver, args.cap)
-                row.update(model=Path(path).name, k=label)
+                row.update(model=Path(path).name, label=label, k=Path(path).name)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     info = machine_info(started, load)
@@ -145,15 +145,12 @@ def label_queries(args: argparse.Namespace) -> None:
     lines = [
         "# Solvers on label queries (inversion over the whole input space)",
         "",
-        f"Machine: {info}.  Cap {args.cap:g} s per query and solver; the first column is the "
-        "label (one query each).",
+        f"Machine: {info}.  Cap {args.cap:g} s per query and solver; one query per label, "
+        "the first column is the model.",
         "",
+        *table(rows, [Path(path).name for path in args.label_models], args.solvers),
     ]
-    for path in args.label_models:
-        name = Path(path).name
-        mine = [r for r in rows if r["model"] == name]
-        lines += [f"`{path}`:", "", *table(mine, sorted({r["k"] for r in mine}), args.solvers), ""]
-    (args.out / "labels.md").write_text("\n".join(lines))
+    (args.out / "labels.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
 
