@@ -49,6 +49,14 @@ SolverOption = Annotated[
         "stage as pseudo-Boolean constraints; extras bnnc[exact], bnnc[cpsat]).",
     ),
 ]
+NoCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Read an ONNX MODEL anew, not from bnnc's cache of models read before "
+        "(also BNNC_NO_CACHE=1).",
+    ),
+]
 
 
 @option_group

@@ -24,7 +24,7 @@ from bnnc.ir.region import Region
 from bnnc.passes.lower_bnn_to_milp import lower_bnn_to_milp
 from bnnc.passes.lower_card_to_cnf import lower_card_to_cnf
 from bnnc.passes.lower_ilp_to_card import lower_ilp_to_card
-from bnnc.passes.lower_milp_to_ilp import lower_milp_to_ilp
+from bnnc.passes.lower_milp_to_ilp import lower_bnn_to_ilp
 from bnnc.passes.specialise import Specialisation, specialise
 
 Stage = Literal["bnn", "milp", "ilp", "spec", "card", "cnf"]
@@ -43,7 +43,8 @@ Out = TypeVar("Out", bound=_Verifiable)
 @dataclass
 class Compilation:
     """Every stage a compilation produced (``None`` for stages it started after or stopped
-    before) and the wall time of each pass in seconds."""
+    before; the MILP only when it is the last stage asked for, ``--emit milp``, since the ILP
+    pass reads the model's arithmetic directly) and the wall time of each pass in seconds."""
 
     source: BnnModel | IlpModel
     encoding: str
@@ -131,11 +132,10 @@ def compile_model(
     result = Compilation(source=model, encoding=encoding)
     stop = STAGES.index(until)
     if isinstance(model, BnnModel):
-        if stop >= 1:
+        if stop == 1:  # only --emit milp prints it; the ILP pass reads the model itself
             result.milp = _run("lower_bnn_to_milp", lower_bnn_to_milp, model, result.timings)
         if stop >= 2:
-            assert result.milp is not None
-            result.ilp = _run("lower_milp_to_ilp", lower_milp_to_ilp, result.milp, result.timings)
+            result.ilp = _run("lower_bnn_to_ilp", lower_bnn_to_ilp, model, result.timings)
     else:
         if until in ("bnn", "milp"):
             raise BnncError(

@@ -9,9 +9,6 @@ node (:meth:`OnnxSource.error`, :func:`warn`).
 
 from __future__ import annotations
 
-import inspect
-import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,24 +20,9 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper
 from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model
 
-from bnnc.errors import BnncWarning, ModelError
+from bnnc.errors import ModelError
 from bnnc.frontend.onnx.engine import constant_values, uses_custom_ops
-
-# bnnc's own directory: a warning is attributed to the first caller outside it (see warn).
-_BNNC_DIR = str(Path(__file__).parents[2]) + os.sep
-
-
-def warn(message: str) -> None:
-    """Issue a :class:`BnncWarning` attributed to the first frame outside bnnc (the caller's line
-    that loaded the model), where a library user looks for it; Python 3.12's
-    ``skip_file_prefixes`` does the same, but bnnc supports 3.11."""
-    level = 1
-    frame = inspect.currentframe()
-    while frame is not None and frame.f_code.co_filename.startswith(_BNNC_DIR):
-        level += 1
-        frame = frame.f_back
-    del frame  # a frame in a local keeps the whole stack alive
-    warnings.warn(message, BnncWarning, stacklevel=level)
+from bnnc.frontend.onnx.warn import warn as warn  # re-exported: the reader's modules use it
 
 
 def model_error(path: Path, message: str, node: onnx.NodeProto | None = None) -> ModelError:
