@@ -47,7 +47,7 @@ from bnnc.engines.count import CountResult, Method, region_size
 from bnnc.engines.decide import SatResult, make_query
 from bnnc.engines.decide import check_sat as _check_sat
 from bnnc.engines.decide import infer as _infer
-from bnnc.engines.registry import COUNTERS, DECIDERS, SAMPLERS
+from bnnc.engines.registry import COUNTERS, DECIDERS, SAMPLERS, SOLVERS
 from bnnc.engines.sample import SampleResult, validate_samples
 from bnnc.errors import BnncError, UsageError
 from bnnc.frontend.query import build_query as query
@@ -79,6 +79,7 @@ __all__ = [
     "ENCODING_NAMES",
     "RETRAIN_COUNT_METHODS",
     "SAMPLERS",
+    "SOLVERS",
     "CnfFormula",
     "Compilation",
     "CountMethod",
@@ -298,7 +299,7 @@ def check_sat(
     label: int | None = None,
     query: Query | None = None,
     search: bool = True,
-    solver: str = "cadical",
+    solver: str = "auto",
     time_limit: float | None = None,
     method: str = "auto",
 ) -> SatResult:
@@ -311,8 +312,10 @@ def check_sat(
 
     ``search`` first tries a short local search with the reference inference (bnnc.engines.search);
     a witness it finds is confirmed through the formula.  UNSAT always comes from the solver
-    (``solver``: a name in bnnc.engines.registry.DECIDERS).  If ``time_limit`` (seconds) runs
-    out first, the result is UNKNOWN (``satisfiable`` None)."""
+    (``solver``: ``auto``, the fastest installed per the benchmark; ``cadical`` on the CNF; or
+    ``exact`` / ``cpsat`` on the ILP stage as pseudo-Boolean constraints, optional extras; see
+    ``SOLVERS``).  If ``time_limit`` (seconds) runs out first, the result is UNKNOWN
+    (``satisfiable`` None)."""
     compiled = compiled or compile(model)
     query = _on_region(compiled, query)
     return _check_sat(

@@ -141,7 +141,7 @@ def robustness(
     max_flips: int,
     *,
     encoding: str = "adder",
-    solver: str = "cadical",
+    solver: str = "auto",
     method: str = "auto",
     time_limit: float | None = None,
     strategy: str = "per-radius",
@@ -154,6 +154,11 @@ def robustness(
         raise UsageError(
             f"unknown strategy {strategy!r}; choose {' or '.join(STRATEGIES)}",
             parameter="strategy",
+        )
+    if strategy == "incremental" and solver not in ("auto", "cadical"):
+        raise UsageError(
+            "the incremental strategy runs CaDiCaL under assumptions; it takes no other solver",
+            parameter="solver",
         )
     bits = np.asarray(center, dtype=bool).reshape(-1)
     if bits.size != model.n_inputs:

@@ -19,6 +19,7 @@ from bnnc.cli.options import (
     ModelArgument,
     NoCacheOption,
     RegionOptions,
+    SolverOption,
     TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, bits_text, echo_json, query_json
@@ -80,10 +81,7 @@ def compile_command(
             "enumerate (the reference on every input of the region) or sat (search and solver).",
         ),
     ] = "auto",
-    solver: Annotated[
-        str,
-        typer.Option("--solver", help="With --check-sat: the SAT solver (decider) to use."),
-    ] = "cadical",
+    solver: SolverOption = "auto",
     timeout: TimeoutOption = None,
     search: Annotated[
         bool,
@@ -207,6 +205,7 @@ def _sat_json(model: bnnc.Model, result: bnnc.SatResult) -> dict[str, Any]:
         "result": "unknown" if result.satisfiable is None else result.status.value,
         "witness": None if result.witness is None else bits_text(result.witness),
         "method": result.method,
+        "solver": result.solver or None,
         "reason": result.reason,
         "validated": bool(result.satisfiable),
         "checked_by_model_itself": bnnc.checked_by_framework(model) and result.satisfiable,
@@ -214,7 +213,8 @@ def _sat_json(model: bnnc.Model, result: bnnc.SatResult) -> dict[str, Any]:
 
 
 def _report_sat(model: bnnc.Model, description: str, result: bnnc.SatResult) -> None:
-    how = f"method {result.method}" + (f" ({result.reason})" if result.reason else "")
+    how = f"method {result.method}" + (f" with {result.solver}" if result.solver else "")
+    how += f" ({result.reason})" if result.reason else ""
     if result.satisfiable is None:
         typer.echo("UNKNOWN")
         typer.echo(f"the time limit ran out before an answer for: {description} ({how})")

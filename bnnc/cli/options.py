@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from typer._types import TyperChoice
 
-from bnnc.api import DATA_NAMES, DEFAULT_ENCODING, DEFAULT_THRESHOLD, ENCODING_NAMES
+from bnnc.api import DATA_NAMES, DEFAULT_ENCODING, DEFAULT_THRESHOLD, ENCODING_NAMES, SOLVERS
 from bnnc.cli.edge import option_group
 
 ModelArgument = Annotated[
@@ -38,6 +38,17 @@ TimeoutOption = Annotated[
     ),
 ]
 
+# Solver names are checked by the library too (a one-line usage error naming --solver); a
+# native solver whose optional extra is missing says which extra installs it.
+SolverOption = Annotated[
+    str,
+    typer.Option(
+        "--solver",
+        help=f"The solver ({', '.join(SOLVERS)}): auto (Exact if installed, else CaDiCaL: "
+        "the fastest per bench/solvers.py), cadical (on the CNF), exact or cpsat (on the ILP "
+        "stage as pseudo-Boolean constraints; extras bnnc[exact], bnnc[cpsat]).",
+    ),
+]
 NoCacheOption = Annotated[
     bool,
     typer.Option(

@@ -14,6 +14,7 @@ from bnnc.cli.options import (
     JsonOption,
     ModelArgument,
     NoCacheOption,
+    SolverOption,
     TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, bits_text, echo_json
@@ -37,7 +38,7 @@ def robustness_command(
         str,
         typer.Option("--method", help="auto, enumerate or sat (as for --check-sat)."),
     ] = "auto",
-    solver: Annotated[str, typer.Option("--solver", help="The SAT solver (decider).")] = "cadical",
+    solver: SolverOption = "auto",
     strategy: Annotated[
         str,
         typer.Option(
@@ -92,6 +93,7 @@ def _json(model: bnnc.Model, centre: Any, result: bnnc.Robustness) -> dict[str, 
                 "flips": step.flips,
                 "result": step.result.status.value.lower(),
                 "method": step.result.method,
+                "solver": step.result.solver or None,
                 "reason": step.result.reason,
                 "free_neurons": list(step.free_neurons),
                 "seconds": round(step.seconds, 6),

@@ -7,6 +7,9 @@ the orchestration modules (:mod:`~bnnc.engines.decide`, :mod:`~bnnc.engines.samp
 
 * :class:`Decider`: is a CNF satisfiable?  SAT with a full assignment, UNSAT, or UNKNOWN when
   the time limit ran out first (:class:`Decision`).
+* :class:`NativeDecider`: the same question on the ILP stage, posed as pseudo-Boolean
+  constraints (:class:`~bnnc.engines.pb.PbProblem`) to a solver that reasons on linear
+  constraints natively (Exact, CP-SAT); the same :class:`Decision`.
 * :class:`Sampler`: draw models of a CNF, projected on some variables (:class:`Draws`).
 * :class:`Counter`: the number of models projected on some variables, with the guarantee that
   number comes with (:class:`ModelCount`, :class:`Guarantee`).
@@ -25,13 +28,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import TimeLimitError as TimeLimitError  # re-exported: engines raise it
 from bnnc.ir.clauses import ClauseStore
+
+if TYPE_CHECKING:
+    from bnnc.engines.pb import PbProblem
 
 Clauses = Iterable[Sequence[int]]
 OnSample = Callable[[int], None]  # called with the number drawn so far, after each draw
@@ -101,6 +107,23 @@ class Decider(Protocol):
         the solver should try first when it branches: a hint that may change which model is
         found, never the answer.
         """
+        ...
+
+
+@runtime_checkable
+class NativeDecider(Protocol):
+    """A pseudo-Boolean / constraint solver: decides a :class:`~bnnc.engines.pb.PbProblem`
+    (the ILP stage and the query, one to one).  Its :class:`Decision` values are over the
+    problem's variables, whose first ``n_inputs`` are the input bits, as in the CNF."""
+
+    @property
+    def name(self) -> str:
+        """The name it is registered under."""
+        ...
+
+    def decide(self, problem: PbProblem, *, time_limit: float | None = None) -> Decision:
+        """SAT (with a full assignment), UNSAT, or UNKNOWN if ``time_limit`` ran out; no
+        solver keeps running after it returns."""
         ...
 
 

@@ -2,14 +2,18 @@
 
 Some backends have no time-limit knob (Ganak, ApproxMC, UniGen through their Python bindings):
 a call into them cannot be interrupted from Python.  Here the call runs in a forked child; if it
-has not answered when the time is up, the child is killed, so that no solver keeps running
+has not answered when the time is up, the child is stopped, so that no solver keeps running
 after bnnc has answered UNKNOWN.  The result travels back through a pipe (it must pickle).
+
+Stopping: SIGTERM first (a solver may clean up), then SIGKILL after :data:`GRACE` seconds if
+the child is still there (a native library can ignore or block SIGTERM: a forked Ganak child
+that did left a pytest worker waiting ~10 min), and the child is always reaped: nothing is left
+for ``multiprocessing``'s exit handler to wait on.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -18,6 +22,9 @@ from typing import Any, TypeVar
 from bnnc.errors import BnncError, InternalError
 
 T = TypeVar("T")
+
+GRACE = 0.2
+"""Seconds a child gets to exit after SIGTERM before it is killed."""
 
 
 class ChildTimeout(Exception):
@@ -63,9 +70,10 @@ def _run(send: Connection, function: Callable[..., Any], args: tuple[Any, ...]) 
 
 
 def _stop(child: multiprocessing.process.BaseProcess) -> None:
+    """SIGTERM, SIGKILL after the grace period if the child is still running, then reap it."""
     if child.is_alive():
-        child.kill()
-    child.join(timeout=5)
-    deadline = time.perf_counter() + 1
-    while child.is_alive() and time.perf_counter() < deadline:
-        time.sleep(0.01)
+        child.terminate()
+        child.join(timeout=GRACE)
+    if child.is_alive():
+        child.kill()  # SIGKILL cannot be caught, ignored or blocked
+    child.join()  # reaps it: returns as soon as the kernel has ended the process

@@ -1,10 +1,12 @@
 """Deciding a query on a compiled formula (inversion) and inference through the formula.
 
 :func:`check_sat` tries a witness search by simulation first (:mod:`bnnc.engines.search`), then
-asks a :class:`~bnnc.engines.base.Decider` from the registry (CaDiCaL by default).  Both verbs
-check their answer against the reference inference before returning it: a witness that the
-network does not give the target label, or an inferred label that differs from the reference,
-is a bug in bnnc and raises :class:`~bnnc.errors.InternalError`.  Propagation (inference, and
+asks a solver from the registry: a :class:`~bnnc.engines.base.Decider` on the CNF (CaDiCaL) or a
+:class:`~bnnc.engines.base.NativeDecider` on the ILP stage (Exact, CP-SAT; ``auto`` is Exact
+when it is installed).  Both verbs check their answer against the reference inference before
+returning it: a witness that the network does not give the target label, or an inferred label
+that differs from the reference, is a bug in bnnc and raises
+:class:`~bnnc.errors.InternalError`.  Propagation (inference, and
 confirming a search witness through the formula) runs on MiniSat
 (:func:`bnnc.engines.cadical.propagator`).
 """
@@ -12,6 +14,7 @@ confirming a search witness through the formula) runs on MiniSat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,6 +25,7 @@ from bnnc.engines.base import Answer, Clauses, Decision
 from bnnc.engines.cadical import SOLVER as SOLVER  # re-exported: bench/npaq_baseline.py uses it
 from bnnc.engines.cadical import propagator
 from bnnc.engines.pattern_search import pattern_search
+from bnnc.engines.pb import pb_problem
 from bnnc.engines.region_points import enumeration_size, region_points
 from bnnc.engines.search import default_budget
 from bnnc.engines.search import search as simulate
@@ -35,6 +39,7 @@ from bnnc.ir.reference import predict
 from bnnc.ir.region import Region
 from bnnc.passes.fast_predict import fast_predict
 from bnnc.passes.lower_query import query_clauses
+from bnnc.passes.pipeline import compile_model
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class SatResult:
     witness: NDArray[np.bool_] | None  # input bits (True = +1) that answer the query
     method: str = "sat"  # how it was found: "sat" (the solver), "search", "enumerate", "tabulate"
     reason: str = ""  # why that method (the automatic choice says so)
+    solver: str = ""  # the solver that answered (method "sat"): cadical, exact, cpsat
 
     @property
     def label(self) -> int | None:
@@ -140,7 +146,7 @@ def check_sat(
     *,
     query: Query | None = None,
     search: bool = True,
-    solver: str = "cadical",
+    solver: str = "auto",
     time_limit: float | None = None,
     method: str = "auto",
     ilp: IlpModel | None = None,
@@ -152,9 +158,12 @@ def check_sat(
 
     With ``search`` (the default), a short witness search by simulation (``bnnc.engines.search``)
     runs first; an input it finds is also checked through the formula and returned with
-    ``method="search"``.  Otherwise the decider ``solver`` (a name in
-    :data:`bnnc.engines.registry.DECIDERS`) decides, starting from the network state of the
-    search's best point; UNSAT only ever comes from the solver.
+    ``method="search"``.  Otherwise the decider ``solver`` decides (a name in
+    :data:`bnnc.engines.registry.SOLVERS`: ``auto``, the fastest installed one per the
+    benchmark; a CNF decider, which starts from the network state of the search's best point;
+    or a native one, which takes the ILP stage as pseudo-Boolean constraints: ``ilp``, the ILP
+    the formula was compiled from, ``Compilation.lowered``, recompiled here if not given).
+    UNSAT only ever comes from the solver.
 
     ``time_limit`` (seconds) covers the search and the solver together; when it runs out first
     the result is UNKNOWN (``satisfiable`` None), if the solver honours it (CaDiCaL does).
@@ -170,7 +179,11 @@ def check_sat(
         raise UsageError(
             f"unknown method {method!r}; choose {', '.join(METHODS)}", parameter="method"
         )
-    decider = registry.decider(solver)
+    chosen = registry.resolve_solver(solver)
+    if registry.is_native(chosen):  # a missing backend is an error before any work
+        registry.native_decider(chosen)
+    else:
+        registry.decider(chosen)
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     size = enumeration_size(query.region)
     if method == "enumerate" or (method == "auto" and size <= ENUMERATE_AUTO):
@@ -194,16 +207,17 @@ def check_sat(
             why = f"{reason}; the first layer's free neurons steered to a pattern that answers"
             return SatResult(query, True, point, method="search", reason=why)
     n_inputs = formula.layout.n_inputs
+    decide = _solver(chosen, model, formula, query, ilp, clauses, extra.num_vars)
     phases: list[int] = []
     if search and method == "auto":
         # A specialised formula is often decided in milliseconds, while the witness search
         # spends its whole budget (about a second on TFC-w1a1) before giving up on a robust
         # input: let the solver try briefly first.
         quick = QUICK_SOLVE if deadline is None else min(QUICK_SOLVE, _remaining(deadline) or 0.0)
-        decision = decider.decide(clauses, extra.num_vars, time_limit=quick)
+        decision = decide([], quick)
         if decision.satisfiable is not None:
             return _decided(
-                model, query, decision, n_inputs, f"{reason}; the solver within {quick:g} s"
+                model, query, decision, n_inputs, f"{reason}; the solver within {quick:g} s", chosen
             )
         reason += f"; not decided within {quick:g} s: search, then the solver"
     if search:
@@ -217,21 +231,51 @@ def check_sat(
             return SatResult(query, True, witness, method="search", reason=reason)
         if found.best is not None:
             phases = _phases_from(clauses, found.best, n_inputs, model.n_classes)
-    decision = decider.decide(
-        clauses, extra.num_vars, phases=phases, time_limit=_remaining(deadline)
-    )
-    return _decided(model, query, decision, n_inputs, reason)
+    decision = decide(phases, _remaining(deadline))
+    return _decided(model, query, decision, n_inputs, reason, chosen)
+
+
+Decide = Callable[[list[int], float | None], Decision]  # (phases, time limit) → answer
+
+
+def _solver(
+    name: str,
+    model: BnnModel | IlpModel,
+    formula: CnfFormula,
+    query: Query,
+    ilp: IlpModel | None,
+    clauses: Clauses,
+    num_vars: int,
+) -> Decide:
+    """The solver ``name`` as one call: on the CNF with the query's clauses, or (native) on the
+    ILP stage with the query as pseudo-Boolean constraints, built once for every call."""
+    if not registry.is_native(name):
+        decider = registry.decider(name)
+        return lambda phases, limit: decider.decide(
+            clauses, num_vars, phases=phases, time_limit=limit
+        )
+    native = registry.native_decider(name)
+    if ilp is None:  # the ILP the formula was compiled from: specialised to the same region
+        ilp = compile_model(model, until="spec", region=formula.region).lowered
+        assert ilp is not None
+    problem = pb_problem(ilp, query)
+    return lambda _phases, limit: native.decide(problem, time_limit=limit)
 
 
 def _decided(
-    model: BnnModel | IlpModel, query: Query, decision: Decision, n_inputs: int, reason: str
+    model: BnnModel | IlpModel,
+    query: Query,
+    decision: Decision,
+    n_inputs: int,
+    reason: str,
+    solver: str,
 ) -> SatResult:
     """The solver's answer, its witness validated."""
     if decision.values is None:
-        return SatResult(query, decision.satisfiable, None, reason=reason)
+        return SatResult(query, decision.satisfiable, None, reason=reason, solver=solver)
     witness = decision.values[1 : n_inputs + 1].copy()
     validate_inputs(model, query, witness[None, :], what="witness")
-    return SatResult(query, True, witness, reason=reason)
+    return SatResult(query, True, witness, reason=reason, solver=solver)
 
 
 def _size_text(size: int) -> str:

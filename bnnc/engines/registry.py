@@ -15,15 +15,30 @@ name is looked up: ``import bnnc`` loads no backend module, whatever a backend i
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from typing import Final
 
-from bnnc.engines.base import Counter, Decider, Sampler
+from bnnc.engines.base import Counter, Decider, NativeDecider, Sampler
 from bnnc.errors import InternalError, UsageError
 
 DECIDERS: Final[Mapping[str, str]] = {
     "cadical": "bnnc.engines.cadical:CaDiCaL",
 }
+NATIVE_DECIDERS: Final[Mapping[str, str]] = {
+    # Solvers on the ILP stage as pseudo-Boolean constraints (bnnc.engines.pb), each an
+    # optional extra: the value is "module:Class", then the PyPI package it needs.
+    "exact": "bnnc.engines.exact:Exact",
+    "cpsat": "bnnc.engines.cpsat:CpSat",
+}
+NATIVE_PACKAGES: Final[Mapping[str, str]] = {"exact": "exact", "cpsat": "ortools"}
+AUTO_SOLVERS: Final[tuple[str, ...]] = ("exact", "cadical")
+"""What ``solver="auto"`` picks: the first of these that is installed.  Measured on TFC-w1a1
+robustness queries (``bench/solvers.py``, README "Solvers"): Exact decides the most queries
+within a time limit and is the fastest at every K; CaDiCaL is always installed."""
+SOLVERS: Final[tuple[str, ...]] = ("auto", *DECIDERS, *NATIVE_DECIDERS)
+"""Every name ``check_sat(solver=...)`` and ``--solver`` take."""
+
 SAMPLERS: Final[Mapping[str, str]] = {
     "cmsgen": "bnnc.engines.cmsgen:CMSGen",
     "unigen": "bnnc.engines.unigen:UniGen",
@@ -46,6 +61,48 @@ def decider(name: str, *, parameter: str = "solver") -> Decider:
     backend = _make(DECIDERS, name, "solver", parameter)
     if not isinstance(backend, Decider):
         raise _not_a(name, DECIDERS[name], "Decider")
+    return backend
+
+
+def installed(name: str) -> bool:
+    """Whether the package a native decider needs is importable (CNF deciders always are)."""
+    package = NATIVE_PACKAGES.get(name)
+    if package is None:
+        return True
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # ValueError: a None entry in sys.modules (blocked)
+        return False
+
+
+def resolve_solver(name: str, *, parameter: str = "solver") -> str:
+    """The decider ``name`` stands for: ``auto`` is the first of :data:`AUTO_SOLVERS` that is
+    installed; an unknown name is a UsageError naming ``parameter``."""
+    if name == "auto":
+        return next(solver for solver in AUTO_SOLVERS if installed(solver))
+    if name not in DECIDERS and name not in NATIVE_DECIDERS:
+        raise UsageError(
+            f"unknown solver {name!r}; choose {choices(list(SOLVERS))}", parameter=parameter
+        )
+    return name
+
+
+def is_native(name: str) -> bool:
+    """Whether the (resolved) solver ``name`` works on the ILP stage rather than the CNF."""
+    return name in NATIVE_DECIDERS
+
+
+def native_decider(name: str, *, parameter: str = "solver") -> NativeDecider:
+    """The native decider registered as ``name`` (UsageError naming ``parameter`` if none)."""
+    backend = _make(NATIVE_DECIDERS, name, "solver", parameter)
+    if not installed(name):  # before any work, not when the solver is first called
+        raise UsageError(
+            f"the solver {name!r} needs the Python package {NATIVE_PACKAGES[name]!r}: "
+            f"pip install 'bnnc[{name}]'",
+            parameter=parameter,
+        )
+    if not isinstance(backend, NativeDecider):
+        raise _not_a(name, NATIVE_DECIDERS[name], "NativeDecider")
     return backend
 
 

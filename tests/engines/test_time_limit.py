@@ -81,6 +81,8 @@ def test_check_sat_reports_unknown_when_the_time_runs_out(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(registry, "decider", lambda name, **_: OutOfTime())
     model = random_bnn([12, 8, 6, 4], seed=7)
-    result = bnnc.check_sat(model, label=0, search=False, time_limit=1, method="sat")
+    result = bnnc.check_sat(
+        model, label=0, search=False, time_limit=1, method="sat", solver="cadical"
+    )
     assert result.satisfiable is None and result.status is Answer.UNKNOWN
     assert result.witness is None
