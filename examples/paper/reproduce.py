@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -181,6 +182,9 @@ def formula_sizes(model: BnnModel, encodings: Sequence[str]) -> list[dict[str, A
 
 
 def _ganak_child(model: BnnModel, label: int, queue: Any) -> None:
+    # A forked child inherits the parent's Python SIGTERM handler (pytest-xdist's workers set
+    # one), which cannot run while Ganak computes: restore the default so terminate() stops it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     compiled = bnnc.compile(model, "adder")
     queue.put(bnnc.count(model, compiled, label=label, method="exact").count)
 
@@ -196,7 +200,10 @@ def ganak_with_timeout(model: BnnModel, label: int, timeout: float) -> tuple[int
     seconds = time.perf_counter() - start
     if process.is_alive():
         process.terminate()
-        process.join()
+        process.join(1.0)
+        if process.is_alive():  # SIGTERM not honoured: SIGKILL cannot be ignored
+            process.kill()
+            process.join()
         return None, seconds
     return (queue.get() if not queue.empty() else None), seconds
 
