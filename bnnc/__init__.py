@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bnnc._version import __version__
+from bnnc._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from bnnc.api import *  # noqa: F403 (the API is bnnc's namespace: bnnc.compile, bnnc.query, …)

@@ -100,13 +100,16 @@ def check_target(path: str | Path) -> Target:
         raise OutputError("an empty output path")
     resolved = os.path.realpath(name)  # a symlink is followed deliberately
     try:
-        info = os.stat(resolved)
+        info = os.stat(name)
     except FileNotFoundError:
         return Target(resolved, stream=False, mode=None)
     except OSError as err:
         raise OutputError(f"{name}: cannot write: {err.strerror or err}") from err
-    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode):
-        return Target(resolved, stream=True, mode=None)
+    # /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open file descriptor (its "link" may
+    # be a pipe:[…] that no path reaches): always a stream, whatever it points to, so that
+    # `-o /dev/stdout >> log` appends rather than replaces.
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode) or resolved.startswith("/proc/"):
+        return Target(name, stream=True, mode=None)
     if stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{name}: is a directory")
     if not stat.S_ISREG(info.st_mode):
@@ -166,9 +169,10 @@ def _default_mode() -> int:
 
 
 def _write_stream(name: str, resolved: str, chunks: Iterable[bytes]) -> None:
-    """Write to a device or FIFO in place (opening it without O_CREAT or O_TRUNC)."""
+    """Write to a device or FIFO in place: no O_CREAT, no O_TRUNC; O_APPEND, so that
+    /dev/stdout onto a file adds to what is already there (``>>``, or bnnc's own lines)."""
     try:
-        fd = os.open(resolved, os.O_WRONLY)
+        fd = os.open(resolved, os.O_WRONLY | os.O_APPEND)
         with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
                 handle.write(chunk)

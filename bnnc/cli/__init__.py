@@ -49,7 +49,7 @@ class _CompileByDefault(TyperGroup):
                 message += f" (see '{context.command_path} --help')"
             click.echo(f"bnnc: usage error: {message}", err=True)
             raise SystemExit(ExitCode.USAGE if err.exit_code == 2 else err.exit_code) from None
-        except click.exceptions.Abort:
+        except typer.Abort:
             click.echo("bnnc: interrupted", err=True)
             raise SystemExit(int(ExitCode.INTERRUPTED)) from None
         raise SystemExit(code if isinstance(code, int) else 0)
