@@ -108,7 +108,7 @@ def check_target(path: str | Path) -> Target:
     # /dev/stdout, /dev/fd/N, /proc/self/fd/N name an open file descriptor (its "link" may
     # be a pipe:[…] that no path reaches): always a stream, whatever it points to, so that
     # `-o /dev/stdout >> log` appends rather than replaces.
-    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode) or resolved.startswith("/proc/"):
+    if stat.S_ISCHR(info.st_mode) or stat.S_ISFIFO(info.st_mode) or _names_a_descriptor(name):
         return Target(name, stream=True, mode=None)
     if stat.S_ISDIR(info.st_mode):
         raise OutputError(f"{name}: is a directory")
@@ -117,6 +117,18 @@ def check_target(path: str | Path) -> Target:
     if not info.st_mode & 0o222 or not os.access(resolved, os.W_OK):
         raise OutputError(f"{name}: the file is read-only; not replaced")
     return Target(resolved, stream=False, mode=stat.S_IMODE(info.st_mode))
+
+
+def _names_a_descriptor(name: str) -> bool:
+    """Whether ``name`` or a link on its way is /proc/…/fd/N or /dev/fd/N."""
+    hop = os.path.abspath(name)
+    for _ in range(40):  # the kernel's own limit on links followed
+        if hop.startswith(("/proc/", "/dev/fd/")):
+            return True
+        if not os.path.islink(hop):
+            return False
+        hop = os.path.normpath(os.path.join(os.path.dirname(hop), os.readlink(hop)))
+    return False
 
 
 def write_atomic(path: str | Path, text: str | bytes | Iterable[bytes]) -> None:
