@@ -39,6 +39,7 @@ def main() -> None:
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     # Raise once; a second SIGTERM during the clean-up is ignored (SIGKILL still works).
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Terminated.received = True
     raise Terminated
 
 

@@ -32,6 +32,8 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C would be (bnnc.cli.signals), so that every clean-up that
     Ctrl-C runs (stopping solvers, removing temporary files) runs for it too."""
 
+    received = False  # set by the handler: a verb that caught the interrupt still exits 143
+
 
 class BnncError(Exception):
     """Base of every error bnnc reports to a user."""

@@ -113,6 +113,8 @@ def run_verb(
         interrupted(err)
     except OSError as err:
         stdout_failed(err)
+    if code == ExitCode.INTERRUPTED and Terminated.received:  # sample kept its draws
+        code = int(ExitCode.TERMINATED)
     raise typer.Exit(code)
 
 

@@ -26,7 +26,6 @@ from bnnc.io import output_transaction, write_atomic
 from tests.paths import EXAMPLES, ROOT
 
 TINY = EXAMPLES / "tiny.bnn"
-BIG = EXAMPLES / "paper-100-20-10.bnn"  # its CNF (~1 MB) overflows any pipe buffer
 runner = CliRunner()
 
 
@@ -256,7 +255,7 @@ def bnnc_process(*args: str | Path, **options: object) -> subprocess.Popen[bytes
 def test_stdout_failures() -> None:
     """Broken pipe: quiet exit 141; /dev/full: one line, exit 5; closed stdout: one line,
     exit 5 (and a command that prints nothing still succeeds with stdout closed)."""
-    broken = bnnc_process(BIG, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    broken = bnnc_process(TINY, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert broken.stdout is not None and broken.stderr is not None
     broken.stdout.close()  # the reader is gone before bnnc writes a byte
     stderr = broken.stderr.read().decode()
