@@ -329,6 +329,7 @@ def check_sat(
         solver=solver,
         time_limit=time_limit,
         method=method,
+        ilp=compiled.lowered,
     )
 
 

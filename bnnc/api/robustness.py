@@ -180,6 +180,7 @@ def robustness(
             solver=solver,
             method=method,
             time_limit=remaining(deadline),
+            ilp=compiled.lowered,
         )
         free = tuple(layer.free for layer in compiled.spec.layers) if compiled.spec else ()
         state.record(k, result, began, free)

@@ -24,6 +24,7 @@ from bnnc.engines.cadical import propagator
 from bnnc.engines.region_points import enumeration_size, region_points
 from bnnc.engines.search import default_budget
 from bnnc.engines.search import search as simulate
+from bnnc.engines.tabulate import TABULATE_AUTO, tabulate
 from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
@@ -40,7 +41,7 @@ class SatResult:
     query: Query
     satisfiable: bool | None  # None: the time limit ran out before an answer (see ``status``)
     witness: NDArray[np.bool_] | None  # input bits (True = +1) that answer the query
-    method: str = "sat"  # how the answer was found: "sat" (the solver), "search", "enumerate"
+    method: str = "sat"  # how it was found: "sat" (the solver), "search", "enumerate", "tabulate"
     reason: str = ""  # why that method (the automatic choice says so)
 
     @property
@@ -136,6 +137,7 @@ def check_sat(
     solver: str = "cadical",
     time_limit: float | None = None,
     method: str = "auto",
+    ilp: IlpModel | None = None,
 ) -> SatResult:
     """Is there an input that answers the query (by default: that the network gives ``label``)?
 
@@ -150,6 +152,10 @@ def check_sat(
 
     ``time_limit`` (seconds) covers the search and the solver together; when it runs out first
     the result is UNKNOWN (``satisfiable`` None), if the solver honours it (CaDiCaL does).
+
+    ``ilp`` is the (specialised) ILP ``formula`` was compiled from; with it, ``auto`` first
+    tabulates the patterns of its narrowest layer (:mod:`bnnc.engines.tabulate`), which proves
+    many robustness queries unsatisfiable without a solver.
     """
     query = make_query(model, label, query)
     if method not in METHODS:
@@ -163,7 +169,12 @@ def check_sat(
         reason = "asked for" if method == "enumerate" else f"{size} inputs ≤ {ENUMERATE_AUTO}"
         return _enumerate(model, query, deadline, reason)
     reason = "asked for" if method == "sat" else f"{_size_text(size)} inputs > {ENUMERATE_AUTO}"
-    extra = query_clauses(query, formula)
+    extra = query_clauses(query, formula)  # also checks that the formula covers the region
+    if method == "auto" and ilp is not None:
+        table = tabulate(ilp, TABULATE_AUTO)
+        if table is not None and table.rules_out(query):
+            why = f"{reason}; {table.describe()}"
+            return SatResult(query, False, None, method="tabulate", reason=why)
     clauses = formula.clauses.joined(extra.clauses)
     n_inputs = formula.layout.n_inputs
     phases: list[int] = []
