@@ -186,6 +186,7 @@ def test_check_outputs_refuses_before_any_work(tmp_path: Path) -> None:
         ([TINY, "--emit", "bogus"], "--emit"),
         ([TINY, "--bogus"], "--bogus"),
         (["sample", TINY, "-n", "x"], "-n"),
+        (["sample", TINY, "-l", "1", "-n", "99999999999999999999"], "-n"),
         (["count", TINY, "-l", "1", "--approx", "--epsilon", "inf"], "--epsilon"),
         (["count", TINY, "-l", "1", "--approx", "--epsilon", "nan"], "--epsilon"),
         (["count", TINY, "-l", "1", "--approx", "--epsilon", "0"], "--epsilon"),
