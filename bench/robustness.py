@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 import bnnc
-from bnnc.training.data import read_idx_images, read_idx_labels
+import bnnc.engines.decide as decide
+from bnnc.training.data import load_mnist, read_idx_images, read_idx_labels
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from suite import machine_info
@@ -37,6 +38,19 @@ from suite import machine_info
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models" / "qonnx-tfc-w1a1.onnx"
+PAPER = ROOT / "examples" / "paper" / "mnist10x10-100-20-10.bnn"  # NPAQ-style, trained here
+
+
+def inputs(which: str, n: int) -> tuple[bnnc.Model, np.ndarray, np.ndarray, str]:
+    """The model, the first ``n`` MNIST test inputs as it reads them (bits), their labels."""
+    if which == "paper":  # MNIST area-averaged to 10x10 and binarised, as it was trained
+        data = load_mnist(size=10)
+        title = "the paper's trained 100-20-10 (MNIST 10x10 test split)"
+        return bnnc.load(PAPER), data.test_bits[:n], data.test_labels[:n], title
+    images = read_idx_images(SHARED / "data" / "t10k-images-idx3-ubyte.gz")[:n]
+    truth = read_idx_labels(SHARED / "data" / "t10k-labels-idx1-ubyte.gz")[:n]
+    bits = images.reshape(len(images), -1) / 255.0 >= 0.5  # the model's own input condition
+    return bnnc.load(MODEL), bits, truth, "TFC-w1a1 (MNIST test images)"
 
 
 def query_row(
@@ -71,6 +85,43 @@ def query_row(
         "variables": compiled.formula.num_vars,
         "clauses": len(compiled.formula.clauses),
     }
+
+
+def untabulated(
+    model: bnnc.Model,
+    ilp: bnnc.Model,
+    bits: np.ndarray,
+    label: int,
+    k: int,
+    cap: float,
+    solver: str,
+) -> dict[str, Any]:
+    """The same query by the previous ``auto`` (no tabulation step): answer and decide time."""
+    saved, decide.TABULATE_AUTO = decide.TABULATE_AUTO, 0
+    try:
+        row = query_row(model, ilp, bits, label, k, cap, True, solver)
+    finally:
+        decide.TABULATE_AUTO = saved
+    return {key: row[key] for key in ("answer", "method", "decide_s")}
+
+
+def tabulation_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The queries tabulation answered, against the previous ``auto`` on the same query."""
+    done = [r for r in rows if "without_tabulation" in r]
+    if not done:
+        return []
+    lines = ["Queries answered by tabulation, against `auto` without it (same run):", ""]
+    for k in sorted({r["k"] for r in done}):
+        mine = [r for r in done if r["k"] == k]
+        now = statistics.median(r["decide_s"] for r in mine)
+        before = [r["without_tabulation"] for r in mine]
+        then = statistics.median(b["decide_s"] for b in before)
+        unknown = sum(b["answer"] == "UNKNOWN" for b in before)
+        lines.append(
+            f"* K = {k}: {len(mine)} queries, median {now:.3f} s against {then:.3f} s "
+            f"({then / max(now, 1e-6):.0f}x); {unknown} were UNKNOWN at the cap without it"
+        )
+    return [*lines, ""]
 
 
 def cross_check(model: bnnc.Model, bits: np.ndarray, label: int, k: int) -> str:
@@ -120,7 +171,11 @@ def summary(rows: list[dict[str, Any]], ks: list[int], solver: str = "cadical") 
         total = sorted(r["compile_s"] + r["decide_s"] for r in mine)
         decide = sorted(r["decide_s"] for r in mine)
         answers = {a: sum(r["answer"] == a for r in mine) for a in ("SAT", "UNSAT", "UNKNOWN")}
-        methods = {m: sum(r["method"] == m for r in mine) for m in ("enumerate", "search", "sat")}
+        methods = {
+            m: sum(r["method"] == m for r in mine)
+            for m in ("enumerate", "tabulate", "search", "sat")
+        }
+        fast = sum(r["decide_s"] <= 0.5 for r in mine)
         free = [r["free"] for r in mine if r["free"]]
         median_free = (
             "/".join(str(int(statistics.median(f[i] for f in free))) for i in range(len(free[0])))
@@ -132,6 +187,7 @@ def summary(rows: list[dict[str, Any]], ks: list[int], solver: str = "cadical") 
             f"{decide[-1]:.3f}", f"{statistics.median(total):.3f}",
             " ".join(f"{n} {a}" for a, n in answers.items() if n),
             " ".join(f"{n} {m}" for m, n in methods.items() if n),
+            f"{fast}/{len(mine)}",
             median_free,
         ])  # fmt: skip
     return table
@@ -158,17 +214,15 @@ def main() -> None:
     )
     parser.add_argument("--radius-k", type=int, default=16)
     parser.add_argument("--strategies", nargs="+", default=["per-radius", "incremental"])
+    parser.add_argument("--model", choices=["tfc", "paper"], default="tfc")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "robustness")
     args = parser.parse_args()
     if not MODEL.exists():
         sys.exit(f"bench/robustness.py: {MODEL} is missing (../shared/models)")
     started, load = time.time(), __import__("os").getloadavg()[0]
     start = time.perf_counter()
-    model = bnnc.load(MODEL)
+    model, bits_all, truth, title = inputs(args.model, args.images)
     load_s = time.perf_counter() - start
-    images = read_idx_images(SHARED / "data" / "t10k-images-idx3-ubyte.gz")[: args.images]
-    truth = read_idx_labels(SHARED / "data" / "t10k-labels-idx1-ubyte.gz")[: args.images]
-    bits_all = images.reshape(len(images), -1) / 255.0 >= 0.5
     labels = bnnc.predict(model, bits_all)
     ilp = bnnc.compile(model, until="ilp").ilp
     assert ilp is not None
@@ -179,6 +233,9 @@ def main() -> None:
             for solver in args.solvers:
                 row = query_row(model, ilp, bits, int(labels[i]), k, args.cap, True, solver)
                 row.update(image=i, label=int(labels[i]), correct=bool(labels[i] == truth[i]))
+                if row["method"] == "tabulate":
+                    row["without_tabulation"] = untabulated(model, ilp, bits, int(labels[i]), k,
+                                                            args.cap, solver)  # fmt: skip
                 if k <= args.check_k and row["answer"] != "UNKNOWN":
                     row["enumerated"] = cross_check(model, bits, int(labels[i]), k)
                     mismatches += row["enumerated"] != row["answer"]
@@ -203,9 +260,9 @@ def main() -> None:
         json.dumps({"machine": info, "rows": rows, "radii": radii}, indent=1)
     )
     header = ["K", "queries", "decide median s", "p90", "max", "compile+decide median s",
-              "answers", "methods", "free neurons (median)"]  # fmt: skip
+              "answers", "methods", "decided ≤ 0.5 s", "free neurons (median)"]  # fmt: skip
     lines = [
-        f"# Robustness queries on TFC-w1a1 (MNIST test images 0–{args.images - 1})",
+        f"# Robustness queries on {title}, inputs 0–{args.images - 1}",
         "",
         f"Machine: {info}. Cap {args.cap:g} s per query. Model load {load_s:.2f} s (once).",
         f"Answers cross-checked by enumeration for K ≤ {args.check_k}: {mismatches} mismatches.",
@@ -222,6 +279,7 @@ def main() -> None:
                 "",
             )
         ),
+        *tabulation_lines(rows),
         "Without specialisation (K = 1):",
         "",
         *(
