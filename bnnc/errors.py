@@ -41,9 +41,11 @@ class BnncError(Exception):
     exit_code: ExitCode = ExitCode.INVALID_MODEL
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
+        # One line, whatever a library underneath said (onnxruntime's messages span lines).
+        message = one_line(message)
         super().__init__(message)
         self.message = message
-        self.where = where
+        self.where = None if where is None else one_line(where)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}" if self.where else self.message
@@ -104,6 +106,48 @@ class InternalError(BnncError):
     exit_code = ExitCode.INTERNAL
 
 
+def one_line(text: str, limit: int = 2000) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks (and the other
+    characters that end a line) become blanks, and the middle of a long text is cut out.
+
+    >>> one_line("bad\\n  model")
+    'bad model'
+    """
+    text = " ".join(text.split()) if any(c in text for c in _LINE_ENDS) else text
+    if len(text) > limit:
+        text = text[: limit // 2] + " … " + text[-limit // 2 :]
+    return text
+
+
+_LINE_ENDS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+# The source line of a parse error is shown at most this wide, cut around the caret.
+SOURCE_EXCERPT = 100
+
+
+def excerpt(line: str, column: int, width: int = SOURCE_EXCERPT) -> tuple[str, int]:
+    """The part of ``line`` shown under an error, at most ``width`` characters around the
+    1-based ``column`` (with ``…`` where it was cut), and the caret's 0-based offset in it.
+    Characters that are not printable are shown as ``?`` so the excerpt stays one line.
+
+    >>> shown, caret = excerpt("x" * 1000, 500)
+    >>> len(shown), shown[0], shown[-1], caret
+    (102, '…', '…', 51)
+    """
+    line = line.rstrip("\n").expandtabs(1)
+    col = max(column - 1, 0)
+    start = 0
+    if len(line) > width:
+        start = min(max(col - width // 2, 0), len(line) - width)
+    shown = line[start : start + width]
+    shown = "".join(c if c.isprintable() else "?" for c in shown)
+    caret = col - start
+    if start > 0:
+        shown, caret = "…" + shown, caret + 1
+    if start + width < len(line):
+        shown += "…"
+    return shown, caret
+
+
 @dataclass(frozen=True)
 class Span:
     """A place in a source file: 1-based line and column."""
@@ -125,6 +169,5 @@ class ParseError(ModelError):
         head = f"{self.where}: {self.message}"
         if self.source_line is None:
             return head
-        line = self.source_line.rstrip("\n").expandtabs(1)
-        caret = " " * (self.span.column - 1) + "^"
-        return f"{head}\n  {line}\n  {caret}"
+        line, offset = excerpt(self.source_line, self.span.column)
+        return f"{head}\n  {line}\n  {' ' * offset}^"

@@ -131,13 +131,18 @@ __all__ = [
 ]
 
 
-def load(path: str | Path) -> Model:
-    """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else)."""
+def load(path: str | Path, *, cache: bool | None = None) -> Model:
+    """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else).
+
+    An ONNX file read before comes from bnnc's cache in the user's cache directory
+    (``bnnc.frontend.onnx.cache``), the same model without importing onnx; ``cache=False`` or
+    ``BNNC_NO_CACHE=1`` reads the file anew.
+    """
     file = Path(path)
     if file.suffix.lower() == ".onnx":
         from bnnc.frontend.onnx import load_onnx
 
-        return load_onnx(file)
+        return load_onnx(file, cache=cache)
     from bnnc.frontend.text import load_text
 
     return load_text(file)

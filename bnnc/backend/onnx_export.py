@@ -24,18 +24,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import onnx
 from numpy.typing import NDArray
-from onnx import TensorProto, helper, numpy_helper
 
 from bnnc._version import __version__
 from bnnc.backend.text import print_bnn
 from bnnc.errors import ModelError
 from bnnc.io import write_atomic
 from bnnc.ir.bnn import BnnModel
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["IR_VERSION", "OPSET", "save_onnx", "save_text", "to_onnx"]
 
@@ -57,6 +58,10 @@ def to_onnx(
     model: BnnModel, *, threshold: float = 0.5, output: OnnxOutput = "label"
 ) -> onnx.ModelProto:
     """The ONNX graph of ``model`` (see the module docstring); checked with onnx.checker."""
+    # onnx takes ~0.1-0.2 s to import: only when a graph is built, not with `import bnnc`.
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
     if any(b.oracle is not None for b in model.blocks) or model.output.oracle is not None:
         raise ModelError(
             f"model {model.name!r} computes with its framework's own graph (read from ONNX); "

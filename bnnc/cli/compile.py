@@ -17,6 +17,7 @@ from bnnc.cli.options import (
     EncodingOption,
     JsonOption,
     ModelArgument,
+    NoCacheOption,
     RegionOptions,
     TimeoutOption,
 )
@@ -111,6 +112,7 @@ def compile_command(
         bool, typer.Option("--stats", help="Print one JSON line of statistics to stderr.")
     ] = False,
     json_output: JsonOption = False,
+    no_cache: NoCacheOption = False,
 ) -> int:
     """Compile MODEL to CNF (DIMACS), or to any earlier stage with --emit; --check-sat inverts
     it, --infer runs it."""
@@ -132,7 +134,7 @@ def compile_command(
         raise usage("--json prints to stdout: write the formula to a file with -o")
 
     bnnc.check_outputs(None if output == "-" else output, map_path)
-    model = bnnc.load(model_path)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
         model,
         label=target_label,

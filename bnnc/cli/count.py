@@ -14,6 +14,7 @@ from bnnc.cli.options import (
     EncodingOption,
     JsonOption,
     ModelArgument,
+    NoCacheOption,
     RegionOptions,
     TimeoutOption,
     positive_finite,
@@ -69,6 +70,7 @@ def count_command(
     region: RegionOptions,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
+    no_cache: NoCacheOption = False,
 ) -> int:
     """Count the inputs the network gives LABEL (or every label), exactly or approximately;
     with --fix/--near, only inputs in that region."""
@@ -82,7 +84,7 @@ def count_command(
     if not all_labels and label is None and not region.given:
         raise usage("say what to count: --label L, --not-label L, --all-labels, or a region")
     start = time.perf_counter()
-    model = bnnc.load(model_path)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
         model,
         label=label,

@@ -49,6 +49,15 @@ TimeoutOption = Annotated[
     ),
 ]
 
+NoCacheOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Read an ONNX MODEL anew, not from bnnc's cache of models read before "
+        "(also BNNC_NO_CACHE=1).",
+    ),
+]
+
 
 @option_group
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from bnnc.cli.options import (
     EncodingOption,
     JsonOption,
     ModelArgument,
+    NoCacheOption,
     TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, bits_text, echo_json
@@ -48,11 +49,12 @@ def robustness_command(
     timeout: TimeoutOption = None,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
+    no_cache: NoCacheOption = False,
 ) -> int:
     """The exact L0 robustness radius of MODEL at INPUT: the largest k ≤ K such that no input
     within k bit flips gets another label, and a minimal counterexample (validated by the
     model itself) when there is one."""
-    model = bnnc.load(model_path)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     centre = bnnc.read_input(near, model.n_inputs, "near")
     result = bnnc.robustness(
         model,

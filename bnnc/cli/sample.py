@@ -15,6 +15,7 @@ from bnnc.cli.options import (
     ENCODINGS_HELP,
     JsonOption,
     ModelArgument,
+    NoCacheOption,
     RegionOptions,
     SeedOption,
     TimeoutOption,
@@ -76,6 +77,7 @@ def sample_command(
         ),
     ] = "auto",
     json_output: JsonOption = False,
+    no_cache: NoCacheOption = False,
 ) -> int:
     """Draw N inputs that the network gives LABEL, near-uniformly (CMSGen), each one checked
     by the reference inference (and, for ONNX, by the model itself)."""
@@ -85,7 +87,7 @@ def sample_command(
         raise usage("say what to sample: --label (or --not-label, --fix, --near)")
     bnnc.check_outputs(output, png)  # before minutes of sampling, not after
     start = time.perf_counter()
-    model = bnnc.load(model_path)
+    model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
         model,
         label=label,

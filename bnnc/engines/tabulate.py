@@ -2,19 +2,20 @@
 
 After specialisation to a region (:mod:`bnnc.passes.specialise`) most neurons of a real network
 are constant, and the label of an input depends on it only through the few neurons of a layer
-that still vary.  If layer ℓ keeps f free neurons, the labels the network can give on the region
-are among the labels of the 2^f patterns of those neurons, each run through the rest of the
-network (the constants of layer ℓ are already folded into layer ℓ + 1's thresholds).  When no
-pattern gives a label the query asks for, the query is unsatisfiable: a proof, exact, without a
-solver.  The converse does not hold — a pattern may not be reachable from any input of the
-region — so a pattern that answers the query proves nothing, and the caller goes on.
+that still vary.  If layer ℓ keeps f free neurons (the first layer with at most
+:data:`TABULATE_AUTO` patterns is taken: the earliest is the most precise), the labels the
+network can give on the region are among the labels of the 2^f patterns of those neurons, each
+run through the rest of the network (the constants of layer ℓ are already folded into layer
+ℓ + 1's thresholds).  When no pattern gives a label the query asks for, the query is
+unsatisfiable: a proof, exact, without a solver.  The converse does not hold — a pattern may
+not be reachable from any input of the region — so a pattern that answers the query proves
+nothing, and the caller goes on (:mod:`bnnc.engines.pattern_search` tries to reach it).
 
 On FINN's TFC-w1a1 (784-64-64-64-10) and a Hamming ball of 8 flips around an MNIST test image,
 the first layer keeps 8–22 free neurons, and for 8 of the first 20 images no pattern changes the
 label: robustness proved in milliseconds where CaDiCaL took seconds or gave up at 10 s
 (``bench/robustness.py``).  The pattern of a layer with f ≤ 64 free neurons is one packed word
-(bit i = free neuron i), so the patterns are ``arange(2**f)`` fed to the bit-packed reference
-(:class:`~bnnc.ir.fast_reference.PackedNet`) of the network's tail.
+(bit i = free neuron i), so the patterns are the words 0 … 2^f − 1.
 """
 
 from __future__ import annotations
@@ -22,23 +23,44 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
-from bnnc.ir.fast_reference import PackedNet
+from bnnc.ir.fast_reference import PackedNet, pack_bits
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
-TABULATE_AUTO = 1 << 16
-"""The most patterns ``auto`` tabulates: ~2 µs per pattern through TFC-w1a1's tail (2^16 in
-0.07 s, 2^19 in 1.2 s on the bench machine), so 2^16 costs less than the solver's first try."""
+TABULATE_AUTO = 1 << 20
+"""The most patterns ``auto`` tabulates: 2^19 patterns of TFC-w1a1's first layer go through its
+tail in 0.28 s on the (loaded) bench machine, against the seconds a solver takes on the queries
+that leave that many free neurons."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Tabulation:
     """The labels the network can give over a region, as far as one layer's patterns tell."""
 
     layer: str  # the layer whose free neurons were tabulated
-    free: int  # how many of its neurons are free
-    labels: frozenset[int]  # every label some pattern of those neurons gives
+    index: int  # its position among the hidden layers (0: the first, which reads the inputs)
+    neurons: NDArray[np.intp]  # its free neurons; bit i of a pattern is neurons[i]
+    table: NDArray[np.int64]  # the label of every pattern (indexed by the pattern's word)
+
+    @property
+    def free(self) -> int:
+        return int(self.neurons.size)
+
+    @property
+    def labels(self) -> frozenset[int]:
+        """Every label some pattern gives."""
+        return frozenset(int(label) for label in np.unique(self.table))
+
+    def answering(self, query: Query) -> NDArray[np.bool_]:
+        """Per pattern: does its label answer ``query``?"""
+        ok = np.ones(self.table.size, dtype=bool)
+        if query.label is not None:
+            ok &= self.table == query.label
+        if query.not_label is not None:
+            ok &= self.table != query.not_label
+        return ok
 
     @property
     def patterns(self) -> int:
@@ -46,12 +68,7 @@ class Tabulation:
 
     def rules_out(self, query: Query) -> bool:
         """True when no pattern answers ``query``: it is then unsatisfiable on the region."""
-        wanted = set(self.labels)
-        if query.label is not None:
-            wanted &= {query.label}
-        if query.not_label is not None:
-            wanted -= {query.not_label}
-        return not wanted
+        return not self.answering(query).any()
 
     def describe(self) -> str:
         names = ", ".join(str(label) for label in sorted(self.labels))
@@ -61,27 +78,29 @@ class Tabulation:
         )
 
 
-def narrowest_layer(ilp: IlpModel) -> tuple[int, int] | None:
-    """(index, free neurons) of the hidden layer with the fewest free neurons (the first of
-    equals), or None for a network without hidden layers."""
-    if not ilp.layers:
-        return None
-    free = [int(layer.weights.any(axis=1).sum()) for layer in ilp.layers]
-    index = int(np.argmin(free))
-    return index, free[index]
+def tabulated_layer(ilp: IlpModel, max_patterns: int) -> tuple[int, int] | None:
+    """(index, free neurons) of the first hidden layer with at most ``max_patterns`` patterns
+    of its free neurons, or None.
+
+    The earliest such layer gives the most precise table: the patterns a later layer takes
+    over the earlier one's patterns are among all of its own patterns, not necessarily all of
+    them (and a first-layer table lets the pattern search steer the inputs)."""
+    for index, layer in enumerate(ilp.layers):
+        count = int(layer.weights.any(axis=1).sum())
+        if count <= 63 and (1 << count) <= max_patterns:
+            return index, count
+    return None
 
 
 def tabulate(ilp: IlpModel, max_patterns: int = TABULATE_AUTO) -> Tabulation | None:
-    """The labels of every pattern of the narrowest hidden layer's free neurons of the
-    specialised ``ilp``; None when there are more than ``max_patterns`` patterns."""
-    narrowest = narrowest_layer(ilp)
-    if narrowest is None:
+    """The label of every pattern of the free neurons of the first hidden layer of the
+    specialised ``ilp`` that has at most ``max_patterns`` of them; None if none has."""
+    chosen = tabulated_layer(ilp, max_patterns)
+    if chosen is None:
         return None
-    index, count = narrowest
-    if count > 63 or (1 << count) > max_patterns:
-        return None
+    index, _ = chosen
     layer = ilp.layers[index]
-    free = np.flatnonzero(layer.weights.any(axis=1))
+    neurons = free = np.flatnonzero(layer.weights.any(axis=1))
     if not free.size:  # every neuron constant: one pattern; read a (zeroed) column anyway
         free = np.zeros(1, dtype=np.intp)
     # The tail reads only the free neurons: specialisation zeroed the columns of the constant
@@ -94,7 +113,67 @@ def tabulate(ilp: IlpModel, max_patterns: int = TABULATE_AUTO) -> Tabulation | N
     else:
         output = replace(ilp.output, weights=np.ascontiguousarray(ilp.output.weights[:, free]))
     sub = IlpModel(f"{ilp.name}/{layer.name}", (free.size,), tuple(tail), output)
+    return Tabulation(layer.name, index, neurons, _labels_of_every_pattern(sub))
+
+
+def _labels_of_every_pattern(sub: IlpModel) -> NDArray[np.int64]:
+    """The label of every input word 0 … 2^n − 1 of a network with n ≤ 63 inputs.
+
+    The first layer's sums are read off two tables, one per half of the input bits (2·2^(n/2)
+    rows instead of 2^n popcounts), and every later layer runs only on the distinct patterns of
+    the layer before (on TFC-w1a1 the 2^19 patterns of the first layer's free neurons give far
+    fewer distinct patterns of the second: its constant neurons are the same in all)."""
     net = PackedNet.from_ilp(sub)
-    patterns = np.arange(1 << count, dtype=np.uint64)[:, None]  # bit i: free neuron i is +1
-    labels = frozenset(int(label) for label in np.unique(net.labels_of_packed(patterns)))
-    return Tabulation(layer.name, count, labels)
+    n = sub.n_inputs
+    if not sub.layers:
+        return net.output.labels(_all_sums(sub.output.weights, n))
+    first = sub.layers[0]
+    words, row = _distinct(_all_fires(first.weights, first.thresholds, n))
+    for layer in net.layers[1:]:
+        words, inverse = _distinct(pack_bits(layer.fires_popcount(words)))
+        row = inverse[row]
+    labels = net.output.labels(net.output.rows.sums_popcount(words))
+    return labels[row]
+
+
+def _half_tables(weights: NDArray[np.int8], n: int) -> tuple[NDArray[np.int32], ...]:
+    """⟨row, x⟩ over the low ⌊n/2⌋ and the high bits of x, for every value of each half."""
+    low = n // 2
+
+    def table(bits: int, columns: NDArray[np.int8]) -> NDArray[np.int32]:
+        signs = np.where((np.arange(1 << bits)[:, None] >> np.arange(bits)) & 1, 1, -1)
+        return (signs @ columns.T.astype(np.int32)).astype(np.int32)  # (2^bits, rows)
+
+    return table(low, weights[:, :low]), table(n - low, weights[:, low:])
+
+
+def _all_sums(weights: NDArray[np.int8], n: int) -> NDArray[np.int64]:
+    """⟨row, x⟩ for every row and every x ∈ {−1, +1}ⁿ, x in word order (bit i: x_i = +1)."""
+    low_sums, high_sums = _half_tables(weights, n)
+    # word = high · 2^low + low: high-major order is word order.
+    sums = high_sums[:, None, :] + low_sums[None, :, :]
+    return sums.reshape(1 << n, -1).astype(np.int64)
+
+
+def _all_fires(
+    weights: NDArray[np.int8], thresholds: NDArray[np.int64], n: int
+) -> NDArray[np.uint64]:
+    """The packed outputs of a threshold layer for every x ∈ {−1, +1}ⁿ, in word order, a block
+    of high halves at a time (bounded memory)."""
+    low_sums, high_sums = _half_tables(weights, n)
+    limit = np.clip(thresholds, -n - 1, n + 1).astype(np.int32)  # decides the same, in int32
+    step = max(1, (1 << 16) // low_sums.shape[0])
+    blocks = []
+    for start in range(0, high_sums.shape[0], step):
+        sums = high_sums[start : start + step, None, :] + low_sums[None, :, :]
+        blocks.append(pack_bits((sums >= limit).reshape(-1, weights.shape[0])))
+    return np.concatenate(blocks)
+
+
+def _distinct(words: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.intp]]:
+    """The distinct rows of packed patterns, and for each row the index of its distinct row."""
+    if words.shape[1] == 1:  # one word per pattern: the fast 1-D unique
+        distinct, inverse = np.unique(words[:, 0], return_inverse=True)
+        return distinct[:, None], inverse.reshape(-1)
+    rows, inverse = np.unique(words, axis=0, return_inverse=True)
+    return rows, inverse.reshape(-1)

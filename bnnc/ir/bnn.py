@@ -13,6 +13,7 @@ same floating-point operations.  Frontends record which float precision their fr
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -21,9 +22,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import ModelError
+from bnnc.ir.names import check_name
 from bnnc.ir.region import Region
 
 Arithmetic = Literal["float64", "float32"]
+
+# The most input bits a model may declare: bnnc keeps per-bit arrays (regions, variable maps,
+# formulas), so a declared `input 100000x100000` is refused here rather than allocated.
+MAX_INPUT_BITS = 1 << 24
 
 # An oracle maps integer pre-activations s = A·x (neurons or classes on the last axis) to what
 # the model's own engine computes from them: activations (True = +1) for an inner block, scores
@@ -140,16 +146,36 @@ class BnnModel:
             width = block.n_out
         _verify_linear(self.output.name, self.output.weights, self.output.bias, width)
         names = [b.name for b in self.blocks] + [self.output.name]
+        for layer_name in names:
+            check_name("layer name", layer_name)
         if len(set(names)) != len(names):
             raise ModelError(f"model {self.name!r}: layer names must be unique, got {names}")
+        if self.input_conditions is not None:
+            if len(self.input_conditions) != self.n_inputs:
+                raise ModelError(f"model {self.name!r}: one input condition per input bit")
+            for condition in self.input_conditions:
+                check_name("input condition", condition)
+
+
+def check_input_size(input_shape: tuple[int, ...]) -> None:
+    """Refuse an input of more than :data:`MAX_INPUT_BITS` bits, before anything is allocated."""
+    size = math.prod(input_shape)
+    if size > MAX_INPUT_BITS:
+        shape = "x".join(map(str, input_shape))
+        raise ModelError(
+            f"the input {shape} has {size:,} bits; bnnc reads at most {MAX_INPUT_BITS:,} "
+            f"(each bit costs bytes in every per-bit array: about {size / 2**30:,.1f} GiB here)"
+        )
 
 
 def verify_common(
     name: str, input_shape: tuple[int, ...], class_names: tuple[str, ...] | None, n_classes: int
 ) -> None:
-    """Checks shared by every stage's model: input shape and class names."""
+    """Checks shared by every stage's model: its name, input shape and class names."""
+    check_name("model name", name)
     if not input_shape or any(d <= 0 for d in input_shape):
         raise ModelError(f"model {name!r}: input shape {input_shape} must have positive sizes")
+    check_input_size(input_shape)
     if n_classes < 1:
         raise ModelError(f"model {name!r}: the output block needs at least one class")
     if class_names is not None:
@@ -157,6 +183,8 @@ def verify_common(
             raise ModelError(
                 f"model {name!r}: {len(class_names)} class names for {n_classes} classes"
             )
+        for class_name in class_names:
+            check_name("class name", class_name)
         if len(set(class_names)) != len(class_names):
             raise ModelError(f"model {name!r}: class names must be distinct")
 

@@ -36,6 +36,7 @@ from bnnc.errors import ModelError
 from bnnc.ir.bnn import (
     verify_common,
 )
+from bnnc.ir.names import check_name
 from bnnc.ir.region import Region
 
 
@@ -144,6 +145,8 @@ class IlpModel:
             raise ModelError(f"layer {self.output.name!r}: comparison table must be {n}x{n}")
         _verify_staircases(self.output)
         names = [layer.name for layer in self.layers] + [self.output.name]
+        for layer_name in names:
+            check_name("layer name", layer_name)
         if len(set(names)) != len(names):
             raise ModelError(f"model {self.name!r}: layer names must be unique, got {names}")
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 from numpy.typing import NDArray
 
+from bnnc.errors import ModelError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.milp import (
     STRICT_TOLERANCE,
@@ -116,6 +117,15 @@ def lower_bnn_to_milp(model: BnnModel) -> MilpModel:
                 bn_rhs = sigma * beta - gamma * mu
                 ends = [(v - mu) / sigma * gamma + beta for v in (y_lo, y_hi)]
                 z_lo, z_hi = min(ends), max(ends)
+                if not all(map(math.isfinite, (bn_rhs, gamma * y_lo, gamma * y_hi, z_lo, z_hi))):
+                    # The network itself is well defined (its float arithmetic saturates), but
+                    # eq. 6 has no finite MILP form: refuse rather than write inf into a stage.
+                    raise ModelError(
+                        f"layer {block.name!r}, neuron {i}: the batch norm (gamma {gamma!r}, "
+                        f"mean {mu!r}, var + eps {sigma * sigma!r}) overflows float64 in its "
+                        "MILP form (eq. 6); bnnc needs |gamma * (y - mean) / sqrt(var + eps)| "
+                        "finite over the neuron's range"
+                    )
             constraints.append(LinearConstraint(f"bn_{lid}_{i}", bn_terms, "=", bn_rhs, group))
             constraints.extend(
                 _sign_pair(f"sign_{lid}_{i}", h, (Term(1.0, z),), _widen(z_lo, z_hi), group)

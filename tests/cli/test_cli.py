@@ -133,7 +133,7 @@ def test_stats_is_one_json_line_on_stderr(tmp_path: Path) -> None:
     n_vars, n_clauses, _ = header_counts((tmp_path / "t.cnf").read_text())
     assert (record["variables"], record["clauses"]) == (n_vars, n_clauses)
     assert record["encoding"] == "adder"
-    assert {"lower_milp_to_ilp", "lower_card_to_cnf", "total"} <= set(record["seconds"])
+    assert {"lower_bnn_to_ilp", "lower_card_to_cnf", "total"} <= set(record["seconds"])
 
 
 def test_variable_map(tmp_path: Path) -> None:

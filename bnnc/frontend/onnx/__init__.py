@@ -40,7 +40,9 @@ The package follows the reading, one concern per module:
 - ``exactness``: exact float32 sums, the rounding bound, and the band checks;
 - ``inputs``: the input bits, their scale and their conditions on the input;
 - ``readback``: the blocks read back in bnnc's trained form, for ``--emit bnn``;
-- ``engine``: onnxruntime, or onnx's reference evaluator with the custom operators.
+- ``engine``: onnxruntime, or onnx's reference evaluator with the custom operators;
+- ``predict``: the model's own inference on the input a bit vector stands for;
+- ``cache``: the models read before, stored in the user's cache directory (no onnx import).
 
 The trained form.  ``--emit bnn`` prints an ONNX model in bnnc's text language from the
 parameters it reads back from the graph (:class:`~bnnc.ir.bnn.TrainedForm`).  The model carries
@@ -59,15 +61,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bnnc.frontend.onnx.patterns import read
 from bnnc.ir.bnn import BnnModel, TrainedForm
 
 __all__ = ["TrainedForm", "load_onnx", "trained_form"]
 
 
-def load_onnx(path: str | Path) -> BnnModel:
-    """Read a BNN from an ONNX file; see the package docstring for the patterns."""
-    return read(Path(path)).model
+def load_onnx(path: str | Path, *, cache: bool | None = None) -> BnnModel:
+    """Read a BNN from an ONNX file; see the package docstring for the patterns.
+
+    A file read before comes from bnnc's cache (``cache``), without importing onnx; ``cache``
+    False (or ``BNNC_NO_CACHE=1``) reads the file anew.
+    """
+    # Nothing of the reader at import time: a cached load never imports onnx.
+    from bnnc.frontend.onnx.cache import load_cached
+
+    return load_cached(Path(path), _read, cache=cache)
+
+
+def _read(path: Path) -> BnnModel:
+    from bnnc.frontend.onnx.patterns import read
+
+    return read(path).model
 
 
 def trained_form(model: BnnModel) -> TrainedForm | None:

@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
+from bnnc.errors import ModelError
+
 STANDARD_DOMAINS = {"", "ai.onnx"}
 
 
@@ -149,20 +151,27 @@ class Engine:
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
             options.log_severity_level = 3
-            self._ort = ort.InferenceSession(
-                model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-            )
+            try:
+                self._ort = ort.InferenceSession(
+                    model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+                )
+            except Exception as err:  # onnxruntime raises its own types for a graph it refuses
+                raise ModelError(f"onnxruntime cannot load the graph: {err}") from None
 
     def run(self, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
-        if self.custom:
-            return [np.asarray(v) for v in self._ref.run(None, feeds)]
-        return [np.asarray(v) for v in self._ort.run(None, feeds)]
+        # The model's own arithmetic may overflow (a huge batch-norm scale): that is its result,
+        # not something to warn about on stderr.
+        with np.errstate(all="ignore"):
+            if self.custom:
+                return [np.asarray(v) for v in self._ref.run(None, feeds)]
+            return [np.asarray(v) for v in self._ort.run(None, feeds)]
 
 
 def constant_values(model: onnx.ModelProto, feeds: dict[str, NDArray[Any]]) -> dict[str, Any]:
     """Every tensor's value for one run with ``feeds`` (used to fold constant sub-graphs)."""
     domains = [node.domain for node in model.graph.node]
     ref = ReferenceEvaluator(model, new_ops=_custom_ops(domains))
-    results = ref.run(None, feeds, intermediate=True)
+    with np.errstate(all="ignore"):
+        results = ref.run(None, feeds, intermediate=True)
     assert isinstance(results, dict)
     return results

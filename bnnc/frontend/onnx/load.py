@@ -9,9 +9,6 @@ node (:meth:`OnnxSource.error`, :func:`warn`).
 
 from __future__ import annotations
 
-import inspect
-import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,31 +20,19 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper
 from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_model
 
-from bnnc.errors import BnncWarning, ModelError
+from bnnc.errors import ModelError
+from bnnc.frontend.onnx.attributes import check_finite_operands, check_node_attributes
 from bnnc.frontend.onnx.engine import constant_values, uses_custom_ops
-
-# bnnc's own directory: a warning is attributed to the first caller outside it (see warn).
-_BNNC_DIR = str(Path(__file__).parents[2]) + os.sep
-
-
-def warn(message: str) -> None:
-    """Issue a :class:`BnncWarning` attributed to the first frame outside bnnc (the caller's line
-    that loaded the model), where a library user looks for it; Python 3.12's
-    ``skip_file_prefixes`` does the same, but bnnc supports 3.11."""
-    level = 1
-    frame = inspect.currentframe()
-    while frame is not None and frame.f_code.co_filename.startswith(_BNNC_DIR):
-        level += 1
-        frame = frame.f_back
-    del frame  # a frame in a local keeps the whole stack alive
-    warnings.warn(message, BnncWarning, stacklevel=level)
+from bnnc.frontend.onnx.warn import warn as warn  # re-exported: the reader's modules use it
+from bnnc.ir.bnn import check_input_size
+from bnnc.ir.names import check_name, shown
 
 
 def model_error(path: Path, message: str, node: onnx.NodeProto | None = None) -> ModelError:
     """A :class:`ModelError` that names the file and, if given, the node."""
     where = str(path)
     if node is not None:
-        where += f": node {node.name or '(unnamed)'} ({node.op_type})"
+        where += f": node {shown(node.name) if node.name else '(unnamed)'} ({node.op_type})"
     return ModelError(message, where=where)
 
 
@@ -128,6 +113,7 @@ def read_source(path: Path) -> OnnxSource:
     tensors that do not depend on the input."""
     model = _load_model(path)
     graph = model.graph
+    _check_names(path, graph)
     # QONNX zoo files often use a custom domain without importing it; declare it here.
     declared = {opset.domain for opset in model.opset_import}
     for domain in sorted({node.domain for node in graph.node} - declared):
@@ -135,7 +121,7 @@ def read_source(path: Path) -> OnnxSource:
     initialisers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initialisers]
     if len(inputs) != 1:
-        names = ", ".join(i.name for i in inputs)
+        names = ", ".join(shown(i.name) for i in inputs)
         raise model_error(path, f"the model has {len(inputs)} inputs ({names}); bnnc needs one")
     graph_input = inputs[0]
     input_shape = _static_shape(path, graph_input)
@@ -143,11 +129,7 @@ def read_source(path: Path) -> OnnxSource:
     if len(graph.output) != 1:
         raise model_error(path, f"the model has {len(graph.output)} outputs; bnnc needs one")
     custom = uses_custom_ops(model)
-    zero = np.zeros(input_shape, dtype=input_dtype)
-    try:
-        values = constant_values(model, {graph_input.name: zero})
-    except Exception as err:
-        raise model_error(path, f"cannot evaluate the graph: {err}") from None
+    _check_model(path, model)
     dynamic = {graph_input.name}
     for node in graph.node:
         # Shape and Size of the input are static: its shape is (the flatten pattern).
@@ -155,6 +137,20 @@ def read_source(path: Path) -> OnnxSource:
             name in dynamic for name in node.input if name
         ):
             dynamic.update(node.output)
+    for node in graph.node:
+        if any(name in dynamic for name in node.input if name):
+            check_node_attributes(node, lambda message, n: model_error(path, message, n))
+    zero = np.zeros(input_shape, dtype=input_dtype)
+    try:
+        values = constant_values(model, {graph_input.name: zero})
+    except ModelError:
+        raise
+    except Exception as err:
+        raise model_error(path, f"cannot evaluate the graph: {err}") from None
+    constants = {name: value for name, value in values.items() if name not in dynamic}
+    for node in graph.node:
+        if any(name in dynamic for name in node.input if name):
+            check_finite_operands(node, constants, lambda message, n: model_error(path, message, n))
     producer = {out: node for node in graph.node for out in node.output}
     return OnnxSource(
         path=path,
@@ -170,6 +166,33 @@ def read_source(path: Path) -> OnnxSource:
     )
 
 
+def _check_model(path: Path, model: onnx.ModelProto) -> None:
+    """onnx's own checker, with shape inference (``full_check``): a graph it rejects (an output
+    defined twice, a node reading an undefined tensor, a bad attribute type) is not a model."""
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
+        raise model_error(path, f"invalid ONNX model: {err}") from None
+    except ValueError as err:  # e.g. a model over 2 GB, which the checker only reads from disk
+        raise model_error(path, f"invalid ONNX model: {err}") from None
+
+
+def _check_names(path: Path, graph: onnx.GraphProto) -> None:
+    """Refuse names that could not be printed on one line (they reach messages, conditions)."""
+    values = [*graph.input, *graph.output, *graph.value_info]
+    for what, name in [
+        *(("node name", node.name) for node in graph.node),
+        *(("tensor name", name) for node in graph.node for name in [*node.input, *node.output]),
+        *(("tensor name", value.name) for value in values),
+    ]:
+        if not isinstance(name, str):  # protobuf hands over bytes that are not UTF-8
+            raise model_error(path, f"a {what} is not UTF-8 text ({bytes(name)[:40]!r})")
+        try:
+            check_name(what, name)
+        except ModelError as err:
+            raise ModelError(err.message, where=str(path)) from None
+
+
 def _static_shape(path: Path, value: onnx.ValueInfoProto) -> tuple[int, ...]:
     dims = []
     for k, dim in enumerate(value.type.tensor_type.shape.dim):
@@ -183,6 +206,10 @@ def _static_shape(path: Path, value: onnx.ValueInfoProto) -> tuple[int, ...]:
                 f"input {value.name!r} has a dynamic dimension {k} ({dim.dim_param!r}); "
                 "bnnc needs a static input shape",
             )
+    try:
+        check_input_size(tuple(dims))
+    except ModelError as err:
+        raise model_error(path, err.message) from None
     return tuple(dims)
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from numpy.typing import NDArray
 from onnx import helper
 
 from bnnc.frontend.onnx.engine import Engine
@@ -43,6 +42,7 @@ from bnnc.frontend.onnx.exactness import (
 )
 from bnnc.frontend.onnx.inputs import input_conditions, input_scale
 from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
+from bnnc.frontend.onnx.predict import Predictor
 from bnnc.frontend.onnx.readback import read_back
 from bnnc.frontend.onnx.tails import (
     BINARISERS,
@@ -56,6 +56,7 @@ from bnnc.frontend.onnx.tails import (
     tail_oracle,
 )
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
 
 
@@ -297,25 +298,21 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
     if walk.input_bits is None:
         raise source.error("the input is never binarised")
     conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
-    engine = Engine(source.model, custom=source.custom)
-    shape = source.input_shape
-    dtype = source.input_dtype
-    name = source.input.name
-    single_label = _label_output(source)
-
-    def run_model(bits: NDArray[np.bool_]) -> NDArray[np.int64]:
-        batch = np.asarray(bits, dtype=bool).reshape(-1, int(np.prod(shape)))
-        labels = []
-        for row in batch:
-            tensor = np.where(row, on_values, off_values).astype(dtype).reshape(shape)
-            out = engine.run({name: tensor})[0]
-            flat = np.asarray(out).reshape(-1)
-            labels.append(int(flat[0]) if single_label else int(np.argmax(flat)))
-        return np.asarray(labels, dtype=np.int64).reshape(np.asarray(bits).shape[:-1])
+    onnx_model, custom = source.model, source.custom
+    run_model = Predictor(
+        input_name=source.input.name,
+        input_shape=source.input_shape,
+        input_dtype=np.dtype(source.input_dtype).str,
+        on_values=np.asarray(on_values).reshape(-1),
+        off_values=np.asarray(off_values).reshape(-1),
+        single_label=_label_output(source),
+        # Built on first use: most runs check no witness against the model.
+        make_engine=lambda: Engine(onnx_model, custom=custom),
+    )
 
     model = BnnModel(
-        name=Path(source.path).stem.replace("-", "_").replace(".", "_"),
-        input_shape=shape,
+        name=safe_name(Path(source.path).stem.replace("-", "_").replace(".", "_")),
+        input_shape=source.input_shape,
         blocks=tuple(inner),
         output=output,
         arithmetic="float32",

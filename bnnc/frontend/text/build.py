@@ -19,8 +19,9 @@ from numpy.typing import NDArray
 
 from bnnc.errors import ModelError, ParseError, Span
 from bnnc.frontend.text.syntax import position
-from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock, check_input_size
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
+from bnnc.ir.names import name_problem
 from bnnc.ir.region import Region
 from bnnc.ir.tensor import frozen, ternary
 
@@ -67,6 +68,46 @@ def _tokens(node: Node) -> list[Token]:
     from lark import Token
 
     return [child for child in node.children if isinstance(child, Token)]
+
+
+_COMMENT = re.compile(r"#[^\n]*")
+_NUMBER_OR_BREAK = re.compile(r"#[^\n]*|\n|[^\s#]+")
+
+
+class _Numbers:
+    """The numbers of a NUMBERS token (a run of numbers, blanks and comments): their texts,
+    split at C speed, and each one's position, worked out only when an error needs it."""
+
+    def __init__(self, run: Token | None) -> None:
+        self.run = run
+        self.texts: list[str] = [] if run is None else _COMMENT.sub(" ", str(run)).split()
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def token(self, index: int) -> Token:
+        """The ``index``-th number as a NUMBER token at its own line and column."""
+        from lark import Token
+
+        assert self.run is not None
+        line, column = self.run.line or 1, self.run.column or 1
+        line_start, k = 0, 0
+        for match in _NUMBER_OR_BREAK.finditer(str(self.run)):
+            text = match.group()
+            if text == "\n":
+                line, column, line_start = line + 1, 1, match.end()
+            elif not text.startswith("#"):
+                if k == index:
+                    col = column + match.start() - line_start
+                    return Token("NUMBER", text, line=line, column=col)
+                k += 1
+        raise IndexError(index)
+
+
+def _numbers(node: Node) -> _Numbers:
+    """The numbers after a ``bias`` or batch-norm keyword."""
+    runs = [token for token in _tokens(node) if token.type == "NUMBERS"]
+    return _Numbers(runs[0] if runs else None)
 
 
 class Builder:
@@ -254,7 +295,7 @@ class Builder:
         batchnorm = None
         for part in rest:
             if part.data == "bias":
-                bias = self.reals(part, _tokens(part), n_out, "bias", "neuron")
+                bias = self.reals(part, _numbers(part), n_out, "bias", "neuron")
             else:
                 batchnorm = self.batchnorm(part, n_out)
         return InnerBlock(name, weights, bias, batchnorm)
@@ -270,13 +311,13 @@ class Builder:
                 raise self.error(
                     part, "an output block has no batch norm: it computes argmax(A x + b)"
                 )
-            bias = self.reals(part, _tokens(part), n_classes, "bias", "class")
+            bias = self.reals(part, _numbers(part), n_classes, "bias", "class")
         return OutputBlock(name, weights, bias)
 
     def batchnorm(self, node: Node, n_out: int) -> BatchNorm:
-        params: dict[str, tuple[Token, list[Token]]] = {}
+        params: dict[str, tuple[Token, _Numbers]] = {}
         for param in _subtrees(node):
-            keyword, *values = _tokens(param)
+            keyword, values = _tokens(param)[0], _numbers(param)
             if keyword in params:
                 raise self.error(
                     keyword,
@@ -296,15 +337,15 @@ class Builder:
         eps_keyword, eps_values = params["eps"]
         if len(eps_values) != 1:
             raise self.error(eps_keyword, f"eps takes one number, got {len(eps_values)}")
-        eps = self.real(eps_values[0])
+        eps = self.real(eps_values.token(0))
         if eps < 0:
-            raise self.error(eps_values[0], "eps must be ≥ 0")
+            raise self.error(eps_values.token(0), "eps must be ≥ 0")
         # The same test as BnnModel.verify(): the batch norm divides by sqrt(var + eps).
         bad = np.flatnonzero(~(arrays["var"] + eps > 0))
         if bad.size:
             i = int(bad[0])
             raise self.error(
-                params["var"][1][i],
+                params["var"][1].token(i),
                 f"var + eps = {float(arrays['var'][i] + eps)!r} for neuron {i}; it must be > 0 "
                 "(the batch norm divides by its square root)",
             )
@@ -393,15 +434,19 @@ class Builder:
         return _WEIGHT_OF_BYTE[np.frombuffer(digits.encode("ascii"), dtype=np.uint8)]
 
     def reals(
-        self, where: Where, tokens: Sequence[Token], count: int, what: str, unit: str
+        self, where: Where, numbers: _Numbers, count: int, what: str, unit: str
     ) -> NDArray[np.float64]:
-        if len(tokens) != count:
+        if len(numbers) != count:
             raise self.error(
                 where,
-                f"{_count(len(tokens), f'{what} value')} for {_count(count, unit)}: "
+                f"{_count(len(numbers), f'{what} value')} for {_count(count, unit)}: "
                 f"give one per {unit}",
             )
-        return frozen([self.real(token) for token in tokens], np.float64)
+        values = np.array(list(map(float, numbers.texts)), dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            self.real(numbers.token(int(bad[0])))  # raises, pointing at the number
+        return frozen(values, np.float64)
 
     def real(self, token: Token) -> float:
         value = float(token)  # NUMBER's syntax is a subset of what float() reads
@@ -436,6 +481,10 @@ class Builder:
             raise self.error(token, f"input sizes must be positive, got {token}")
         if any(d > _INT64.max for d in dims):
             raise self.error(token, f"input size too large in {token}")
+        try:
+            check_input_size(dims)
+        except ModelError as err:
+            raise self.error(token, err.message) from None
         return dims
 
     def name(self, token: Token) -> str:
@@ -446,4 +495,7 @@ class Builder:
             value = json.loads(token)
         except ValueError:  # pragma: no cover - the grammar should have refused the token
             raise self.error(token, f"invalid quoted name {token}") from None
+        problem = name_problem(str(value))
+        if problem is not None:
+            raise self.error(token, f"the name {problem}; names must be printable text")
         return str(value)

@@ -60,6 +60,7 @@ _GRAMMAR_FILE = "bnn.lark"
 _TERMINAL_DESCRIPTIONS = {
     "ROW": "a weight row like +-0+",
     "NUMBER": "a number",
+    "NUMBERS": "a number",
     "NAME": "a name",
     "STRING": "a name",
     "SHAPE": "an input shape like 28x28 or 784",
@@ -132,6 +133,11 @@ def _syntax_error(error: UnexpectedInput, parser: Lark, error_at: ErrorAt) -> Pa
     if isinstance(error, UnexpectedToken):
         token = error.token
         expected = set(error.expected)
+        history = error.token_history or []
+        if history and getattr(history[-1], "type", None) == "NUMBERS":
+            # A run of numbers is one token (see bnn.lark), so the parser no longer expects a
+            # number after it; the writer could still have put one there.
+            expected.add("NUMBERS")
         if token.type == "$END":
             # lark places the end marker on the last token; point just after that token.
             where: tuple[int, int] = (token.end_line or 1, token.end_column or 1)

@@ -1,0 +1,135 @@
+"""Witness search aimed at the first layer's patterns that answer a query (after tabulation).
+
+When :mod:`bnnc.engines.tabulate` tabulated the *first* hidden layer over a Hamming ball and
+some patterns of its free neurons do answer the query, a counterexample exists exactly when one
+of those patterns is reachable within the ball.  This search tries to reach them, nearest first
+(fewest neurons to switch from the centre's pattern): a beam search over bit flips whose score
+is the total distance of the free neurons' pre-activations to the sides the target pattern puts
+them on (zero: the pattern is reached).  Flipping bit j moves every pre-activation by a fixed
+amount (−2·a_ij·x_j, each bit flipped at most once), so one step scores every flip of every
+state of the beam as one matrix sum.
+
+It proves nothing: a pattern it fails to reach may still be reachable, and the caller goes on to
+the solver.  It finds counterexamples the general search (:mod:`bnnc.engines.search`) misses: on
+TFC-w1a1 at 8 flips, images whose only answering patterns switch 8–11 first-layer neurons at
+once.  Every input it returns lies in the ball and gets the pattern's label by the bit-packed
+reference of the specialised network; the caller validates it once more with the model.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bnnc.engines.tabulate import Tabulation
+from bnnc.ir.fast_reference import PackedNet
+from bnnc.ir.ilp import IlpModel
+from bnnc.ir.query import Query
+from bnnc.ir.region import FREE
+
+BEAM = 24  # states kept per depth
+TARGETS = 256  # answering patterns tried, nearest first
+
+
+def pattern_search(
+    ilp: IlpModel, table: Tabulation, query: Query, time_limit: float
+) -> NDArray[np.bool_] | None:
+    """An input of ``query``'s region that answers it, found by steering the first layer's
+    free neurons to an answering pattern; None if none was found within ``time_limit`` s.
+
+    ``ilp`` is the network specialised to a region containing the query's, ``table`` its
+    tabulation; applies to a first-layer tabulation and a region with exactly one ball.
+    """
+    region = query.region
+    if table.index != 0 or len(region.balls) != 1:
+        return None
+    deadline = time.perf_counter() + time_limit
+    ball = region.balls[0]
+    fixed = region.fixed != FREE
+    start = np.where(fixed, region.fixed == 1, ball.center)  # the ball's point nearest the centre
+    budget = ball.max_flips - int((start != ball.center).sum())
+    movable = np.flatnonzero(~fixed)
+    if budget <= 0 or not movable.size:
+        return None
+    layer = ilp.layers[0]
+    weights = layer.weights[table.neurons].astype(np.int64)  # (f, n): fixed columns are zero
+    thresholds = layer.thresholds[table.neurons].astype(np.int64)
+    x = np.where(start, 1, -1)
+    sums = weights @ x
+    moves = (-2 * weights * x)[:, movable]  # (f, m): the change of every sum per flip
+    here = int(((sums >= thresholds).astype(np.int64) << np.arange(table.free)).sum())
+    words = np.flatnonzero(table.answering(query))
+    distance = np.array([(int(w) ^ here).bit_count() for w in words.tolist()], dtype=np.int64)
+    net = PackedNet.from_ilp(ilp)
+    for word in words[np.argsort(distance, kind="stable")][:TARGETS].tolist():
+        if time.perf_counter() > deadline:
+            return None
+        up = ((word >> np.arange(table.free)) & 1).astype(bool)  # the target's +1 neurons
+        flips = _reach(sums, thresholds, up, moves, budget, deadline)
+        if flips is None:
+            continue
+        point = start.copy()
+        point[movable[flips]] ^= True
+        if query.accepts(ilp, point[None, :])[0] and _label_ok(net, point, query):
+            return point
+    return None
+
+
+def _reach(
+    sums: NDArray[np.int64],
+    thresholds: NDArray[np.int64],
+    up: NDArray[np.bool_],
+    moves: NDArray[np.int64],
+    budget: int,
+    deadline: float,
+) -> NDArray[np.intp] | None:
+    """Indices of at most ``budget`` columns of ``moves`` whose sum puts every neuron on its
+    side (``sums ≥ thresholds`` where ``up``, below elsewhere), or None: a beam search."""
+
+    def shortfall(values: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Per state (the axes after the first, which is the neuron's): the total distance."""
+        shape = (-1,) + (1,) * (values.ndim - 1)
+        t, u = thresholds.reshape(shape), up.reshape(shape)
+        below = np.maximum(t - values, 0)  # how far an up neuron is from firing
+        above = np.maximum(values - t + 1, 0)  # how far a down neuron is from silence
+        total: NDArray[np.int64] = np.where(u, below, above).sum(axis=0)
+        return total
+
+    beam_sums = sums[:, None]  # (f, states)
+    beam_flips = np.zeros((1, 0), dtype=np.intp)
+    if shortfall(beam_sums)[0] == 0:
+        return np.asarray(beam_flips[0], dtype=np.intp)
+    for _ in range(budget):
+        if time.perf_counter() > deadline:
+            return None
+        # every state × every flip: (f, states, m)
+        candidates = beam_sums[:, :, None] + moves[:, None, :]
+        score = shortfall(candidates)  # (states, m)
+        used = np.zeros(score.shape, dtype=bool)
+        rows = np.arange(beam_flips.shape[0])[:, None]
+        used[rows, beam_flips] = True  # a bit is flipped at most once
+        score = np.where(used, np.iinfo(np.int64).max, score)
+        best = np.argsort(score, axis=None, kind="stable")[: BEAM * 4]
+        states, columns = np.unravel_index(best, score.shape)
+        fresh = score[states, columns] < np.iinfo(np.int64).max
+        states, columns = states[fresh], columns[fresh]
+        if not states.size:
+            return None
+        if score[states[0], columns[0]] == 0:
+            return np.append(beam_flips[states[0]], columns[0])
+        # Keep distinct flip sets only: the same bits in another order are the same state.
+        chosen = np.concatenate([beam_flips[states], columns[:, None]], axis=1)
+        _, first = np.unique(np.sort(chosen, axis=1), axis=0, return_index=True)
+        keep = np.sort(first)[:BEAM]
+        beam_flips = chosen[keep]
+        beam_sums = candidates[:, states[keep], columns[keep]]
+    return None
+
+
+def _label_ok(net: PackedNet, point: NDArray[np.bool_], query: Query) -> bool:
+    label = int(net.predict(point[None, :])[0])
+    return (query.label is None or label == query.label) and (
+        query.not_label is None or label != query.not_label
+    )
