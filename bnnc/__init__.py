@@ -28,8 +28,29 @@ and docs/ the reference.  From the root of a checkout (this example is a doctest
 
 from __future__ import annotations
 
-from bnnc._version import __version__
-from bnnc.api import *  # noqa: F403 (the API is bnnc's namespace: bnnc.compile, bnnc.query, …)
-from bnnc.api import __all__ as _api_names
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["__version__", *_api_names]
+from bnnc._version import __version__ as __version__
+
+if TYPE_CHECKING:
+    from bnnc.api import *  # noqa: F403 (the API is bnnc's namespace: bnnc.compile, bnnc.query, …)
+
+
+def __getattr__(name: str) -> Any:
+    """The API loads on first use (PEP 562): ``import bnnc`` costs nothing until then, so the
+    ``bnnc`` script (bnnc._entry) has its signal handlers in place before numpy and onnx load."""
+    import bnnc.api as api
+
+    if name == "__all__":
+        return ["__version__", *api.__all__]
+    if name in api.__all__:
+        value = getattr(api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bnnc' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    import bnnc.api as api
+
+    return sorted({*globals(), *api.__all__})

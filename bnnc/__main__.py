@@ -1,5 +1,5 @@
 """``python -m bnnc`` runs the command line."""
 
-from bnnc.cli import main
+from bnnc._entry import main
 
 main()

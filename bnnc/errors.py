@@ -23,7 +23,16 @@ class ExitCode(IntEnum):
     SAT = 10  # SAT-competition convention: satisfiable
     UNSAT = 20  # SAT-competition convention: unsatisfiable
     UNKNOWN = 30  # --timeout ran out before an answer (partial results are kept)
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as the shell reports a killed program
+    BROKEN_PIPE = 141  # stdout's reader went away (``| head``): 128 + SIGPIPE
+    TERMINATED = 143  # SIGTERM: 128 + 15
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be (bnnc.cli.signals), so that every clean-up that
+    Ctrl-C runs (stopping solvers, removing temporary files) runs for it too."""
+
+    received = False  # set by the handler: a verb that caught the interrupt still exits 143
 
 
 class BnncError(Exception):

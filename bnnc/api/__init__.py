@@ -34,6 +34,7 @@ from bnnc.api.training import (
     DATA_NAMES,
     RetrainRun,
     TrainRun,
+    check_writable,
     load_dataset,
     retrain,
     train,
@@ -52,7 +53,7 @@ from bnnc.engines.sample import SampleResult, validate_samples
 from bnnc.errors import BnncError, UsageError
 from bnnc.frontend.query import build_query as query
 from bnnc.frontend.query import parse_bits, parse_label, read_input
-from bnnc.io import write_atomic
+from bnnc.io import output_transaction, write_atomic
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
@@ -95,6 +96,7 @@ __all__ = [
     "SatResult",
     "TrainProgress",
     "TrainRun",
+    "check_outputs",
     "check_sat",
     "checked_by_framework",
     "compile",
@@ -106,6 +108,7 @@ __all__ = [
     "infer",
     "load",
     "load_dataset",
+    "output_transaction",
     "parse_bits",
     "parse_label",
     "predict",
@@ -280,6 +283,13 @@ def write_file(path: str | Path, text: str) -> None:
         sys.stdout.flush()
     else:
         write_atomic(path, text)
+
+
+def check_outputs(*paths: str | Path | None) -> None:
+    """Refuse, before any work, an output path that cannot be written: its folder does not
+    exist, or it is a directory or a read-only file (``-`` and None pass)."""
+    for path in paths:
+        check_writable(path)
 
 
 def write_variable_map(compiled: Compilation, path: str | Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from bnnc.backend.onnx_export import save_onnx, save_text
 from bnnc.errors import OutputError, UsageError
+from bnnc.io import check_target
 from bnnc.ir.bnn import BnnModel
 from bnnc.training.data import DEFAULT_THRESHOLD, Dataset, load_digits, load_mnist
 from bnnc.training.retrain import RetrainConfig, RetrainResult, write_outputs
@@ -79,11 +80,12 @@ def _path(value: str | Path | None) -> Path | None:
 
 
 def check_writable(path: str | Path | None) -> None:
-    """Fail before minutes of work, not after, when an output's folder does not exist."""
-    if path is None:
+    """Fail before minutes of work, not after, when an output's folder does not exist or the
+    output is a path bnnc refuses to replace (a directory, a read-only file; bnnc.io)."""
+    if path is None or str(path) == "-":
         return
     target = Path(path)
-    if not target.parent.is_dir():
+    if not Path(check_target(target).path).parent.is_dir():
         raise OutputError(f"{target}: cannot write: no such directory {str(target.parent)!r}")
 
 

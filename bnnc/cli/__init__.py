@@ -11,13 +11,15 @@ contract checks it).
 from __future__ import annotations
 
 from importlib import import_module
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer import _click as click
 from typer.core import TyperGroup
 
 from bnnc._version import __version__
+from bnnc.cli.edge import interrupted, stdout_failed
+from bnnc.errors import ExitCode
 
 
 class _CompileByDefault(TyperGroup):
@@ -30,6 +32,27 @@ class _CompileByDefault(TyperGroup):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)  # in registration order, compile first
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """click's own usage errors as one line (``bnnc: usage error: …``, exit 2) like bnnc's,
+        instead of click's usage, hint and error lines."""
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as err:
+            err.show()  # bare 'bnnc': the help text, exit 2
+            raise SystemExit(err.exit_code) from None
+        except click.exceptions.ClickException as err:
+            message = " ".join(err.format_message().split())
+            context = getattr(err, "ctx", None)
+            if context is not None:
+                message += f" (see '{context.command_path} --help')"
+            click.echo(f"bnnc: usage error: {message}", err=True)
+            raise SystemExit(ExitCode.USAGE if err.exit_code == 2 else err.exit_code) from None
+        except typer.Abort:
+            click.echo("bnnc: interrupted", err=True)
+            raise SystemExit(int(ExitCode.INTERRUPTED)) from None
+        raise SystemExit(code if isinstance(code, int) else 0)
 
 
 app = typer.Typer(
@@ -79,8 +102,22 @@ for _name, (_module, _function) in VERBS.items():
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="bnnc")
+    """Run the command line (the console script is :func:`bnnc._entry.main`, which sets up
+    signals first)."""
+    try:
+        app(prog_name="bnnc")
+    except typer.Exit as err:  # raised outside a verb (--help onto a full stdout)
+        raise SystemExit(err.exit_code) from None
+    except KeyboardInterrupt as err:  # while click parses the command line
+        try:
+            interrupted(err)
+        except typer.Exit as exit_:
+            raise SystemExit(exit_.exit_code) from None
+    except OSError as err:  # --help or --version onto a closed pipe or a full disk
+        try:
+            stdout_failed(err)
+        except typer.Exit as exit_:
+            raise SystemExit(exit_.exit_code) from None
 
 
 __all__ = ["VERBS", "app", "main"]

@@ -131,6 +131,7 @@ def compile_command(
     if json_output and not (check_sat or infer is not None) and output in (None, "-"):
         raise usage("--json prints to stdout: write the formula to a file with -o")
 
+    bnnc.check_outputs(None if output == "-" else output, map_path)
     model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
         model,

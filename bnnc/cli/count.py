@@ -17,6 +17,7 @@ from bnnc.cli.options import (
     NoCacheOption,
     RegionOptions,
     TimeoutOption,
+    positive_finite,
 )
 from bnnc.cli.show import echo_json, query_json
 from bnnc.errors import ExitCode, TimeLimitError
@@ -54,7 +55,12 @@ def count_command(
         ),
     ] = False,
     epsilon: Annotated[
-        float, typer.Option("--epsilon", help="ApproxMC tolerance: within a factor 1 + ε.")
+        float,
+        typer.Option(
+            "--epsilon",
+            callback=positive_finite,
+            help="ApproxMC tolerance: within a factor 1 + ε.",
+        ),
     ] = 0.8,
     delta: Annotated[
         float, typer.Option("--delta", help="ApproxMC confidence: holds with probability 1 − δ.")

@@ -9,9 +9,12 @@ that parameter (``--epsilon``), so the library never has to speak CLI.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import functools
 import inspect
+import os
 import re
 import sys
 import typing
@@ -24,7 +27,8 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from typer._click.globals import get_current_context
 
-from bnnc.errors import BnncError, BnncWarning, ExitCode, UsageError
+import bnnc.api as bnnc
+from bnnc.errors import BnncError, BnncWarning, ExitCode, Terminated, UsageError
 
 F = TypeVar("F", bound=Callable[..., int])
 
@@ -89,23 +93,64 @@ def verb(*, flags: Mapping[str, str] | None = None) -> Callable[[F], Callable[..
 def run_verb(
     model_path: Path | None, body: Callable[[], int], flags: Mapping[str, str] | None = None
 ) -> NoReturn:
-    """Run a verb; turn bnnc's errors into one line on stderr and an exit code."""
+    """Run a verb; turn bnnc's errors into one line on stderr and an exit code.
+
+    The verb's output files are one transaction (:func:`bnnc.api.output_transaction`): they
+    appear only if the verb returns, so an error, Ctrl-C or SIGTERM leaves none of them.
+    """
     try:
-        with _warnings_to_stderr():
+        with _warnings_to_stderr(), bnnc.output_transaction():
             code = body()
+            sys.stdout.flush()  # a full or closed stdout fails here, not at exit
     except UsageError as err:
-        typer.echo(f"bnnc: usage error: {_with_flag(err, flags or {})}", err=True)
-        raise typer.Exit(int(err.exit_code)) from None
+        fail(f"usage error: {_with_flag(err, flags or {})}", err.exit_code)
     except BnncError as err:
         message = str(err)
         if model_path is not None and not message.startswith(str(model_path)):
             message = f"{model_path}: {message}"
-        typer.echo(f"bnnc: error: {message}", err=True)
-        raise typer.Exit(int(err.exit_code)) from None
-    except KeyboardInterrupt:
-        typer.echo("bnnc: interrupted", err=True)
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        fail(f"error: {message}", err.exit_code)
+    except KeyboardInterrupt as err:
+        interrupted(err)
+    except OSError as err:
+        stdout_failed(err)
+    if code == ExitCode.INTERRUPTED and Terminated.received:  # sample kept its draws
+        code = int(ExitCode.TERMINATED)
     raise typer.Exit(code)
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """``bnnc: MESSAGE`` on stderr, then exit with ``code``."""
+    typer.echo(f"bnnc: {message}", err=True)
+    raise typer.Exit(int(code)) from None
+
+
+def interrupted(err: KeyboardInterrupt) -> NoReturn:
+    """Ctrl-C (exit 130) or SIGTERM (exit 143, see bnnc.cli.signals)."""
+    if isinstance(err, Terminated):
+        fail("terminated", ExitCode.TERMINATED)
+    fail("interrupted", ExitCode.INTERRUPTED)
+
+
+def stdout_failed(err: OSError) -> NoReturn:
+    """A write to stdout failed: a closed pipe (``| head``) ends quietly with exit 141, as a
+    program killed by SIGPIPE would; a full disk or a closed stdout is one line, exit 5.
+    Any other OSError escaped a library function: a bug."""
+    if err.errno == errno.EPIPE:
+        _silence_stdout()
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EBADF):
+        _silence_stdout()
+        fail(f"error: stdout: cannot write: {err.strerror or err}", ExitCode.IO)
+    raise err
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until exit)
 
 
 def _with_flag(err: UsageError, flags: Mapping[str, str]) -> str:

@@ -3,6 +3,7 @@ groups (dataclasses a verb receives whole, see :func:`bnnc.cli.edge.option_group
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -29,11 +30,21 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout instead of text.")
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Random seed (runs are reproducible).")]
+
+
+def positive_finite(value: float | None) -> float | None:
+    """A typer callback: refuse 0, negative, infinite and NaN values (a usage error, exit 2)."""
+    if value is not None and not 0 < value < math.inf:
+        raise typer.BadParameter(f"must be a positive finite number, got {value}")
+    return value
+
+
 TimeoutOption = Annotated[
     float | None,
     typer.Option(
         "--timeout",
         metavar="SECONDS",
+        callback=positive_finite,
         help="Stop after SECONDS: the answer is then UNKNOWN (exit 30), partial results kept.",
     ),
 ]

@@ -85,6 +85,7 @@ def sample_command(
         raise usage("-n must be at least 1")
     if label is None and not region.given:
         raise usage("say what to sample: --label (or --not-label, --fix, --near)")
+    bnnc.check_outputs(output, png)  # before minutes of sampling, not after
     start = time.perf_counter()
     model = bnnc.load(model_path, cache=False if no_cache else None)
     query = bnnc.query(
@@ -102,8 +103,8 @@ def sample_command(
     description = query.describe(formula)
 
     with progress(count, f"sampling {description}", enabled=not json_output) as advance:
-        # Validation comes after the files are written: a failed validation is an error, but
-        # what was drawn is kept for the bug report.
+        # The files are written before validation, but committed only if the verb succeeds
+        # (bnnc.cli.edge.run_verb): a failed validation leaves none of them.
         result = bnnc.sample(
             model,
             compiled,

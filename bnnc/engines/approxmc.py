@@ -11,6 +11,7 @@ Time limit: ignored (pyapproxmc takes none, and its one call cannot be stopped).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -34,8 +35,10 @@ class ApproxMC:
         delta: float = 0.2,
         time_limit: float | None = None,
     ) -> ModelCount:
-        if not epsilon > 0:
-            raise UsageError(f"epsilon must be positive, got {epsilon}", parameter="epsilon")
+        if not 0 < epsilon < math.inf:  # also refuses NaN
+            raise UsageError(
+                f"epsilon must be a positive finite number, got {epsilon}", parameter="epsilon"
+            )
         if not 0 < delta < 1:
             raise UsageError(
                 f"delta must lie strictly between 0 and 1, got {delta}", parameter="delta"

@@ -61,6 +61,9 @@ class SampleResult:
 SAMPLERS: tuple[str, ...] = tuple(registry.SAMPLERS)
 
 
+MAX_SAMPLE_BYTES = 2**32  # 4 GiB of samples: beyond that, -n is a typo, not a request
+
+
 def sample(
     model: BnnModel | IlpModel,
     formula: CnfFormula,
@@ -91,9 +94,15 @@ def sample(
             f"sampler, not {sampler}",
             parameter="unique",
         )
+    n_inputs = formula.layout.n_inputs
+    if count * n_inputs > MAX_SAMPLE_BYTES:  # the samples are held as one byte per bit
+        raise UsageError(
+            f"{count} samples of {n_inputs} bits would need {count * n_inputs / 2**30:.3g} GiB; "
+            f"at most {MAX_SAMPLE_BYTES // n_inputs} in one run",
+            parameter="n",
+        )
     start = time.perf_counter()
     extra = query_clauses(query, formula)
-    n_inputs = formula.layout.n_inputs
     draws = backend.sample(
         formula.clauses.joined(extra.clauses),
         extra.num_vars,

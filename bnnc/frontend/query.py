@@ -8,6 +8,7 @@ reads them.  A bad value raises :class:`~bnnc.errors.UsageError` naming the API 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -100,11 +101,13 @@ def parse_fix(spec: str, n_inputs: int) -> dict[int, bool]:
     if spec.startswith("@"):
         path = Path(spec[1:])
         try:
-            spec = _strip_comments(path.read_text())
+            spec = _strip_comments(path.read_text(encoding="utf-8"))
         except OSError as err:
             raise UsageError(
                 f"cannot read {path}: {err.strerror or err}", parameter="fix"
             ) from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} is not a UTF-8 text file", parameter="fix") from None
     if "=" not in spec:
         chars = [ch for ch in spec if not ch.isspace() and ch not in ",_"]
         bad = [ch for ch in chars if ch not in _ON + _OFF + _FREE]
@@ -118,24 +121,32 @@ def parse_fix(spec: str, n_inputs: int) -> dict[int, bool]:
             )
         return {i: ch in _ON for i, ch in enumerate(chars) if ch not in _FREE}
     values: dict[int, bool] = {}
-    for item in spec.replace(" ", "").split(","):
-        if not item:
+    # Items are separated by commas (and by lines, in a file); blanks only around an item.
+    for line in spec.splitlines():
+        if not line.strip():
             continue
-        where, _, value = item.partition("=")
-        if value not in ("0", "1", "-", "+"):
-            raise UsageError(f"{item!r}: the value must be 0/1 or -/+", parameter="fix")
-        first, _, last = where.partition("-")
-        try:
+        for raw in line.split(","):
+            item = raw.strip()
+            match = _FIX_ITEM.fullmatch(item)
+            if match is None:
+                what = repr(item) if item else "an empty item"
+                raise UsageError(
+                    f"{what}: expected I=V or I-J=V (bit indices I ≤ J, V 0/1 or -/+)",
+                    parameter="fix",
+                )
+            first, last, value = match.groups()
             lo, hi = int(first), int(last or first)
-        except ValueError:
-            raise UsageError(
-                f"{item!r}: expected I=V or I-J=V with bit indices", parameter="fix"
-            ) from None
-        if not 0 <= lo <= hi < n_inputs:
-            raise UsageError(f"{item!r}: bits must lie in 0..{n_inputs - 1}", parameter="fix")
-        for bit in range(lo, hi + 1):
-            values[bit] = value in "1+"
+            if not 0 <= lo <= hi < n_inputs:
+                raise UsageError(
+                    f"{item!r}: bits must lie in 0..{n_inputs - 1}, first ≤ last", parameter="fix"
+                )
+            for bit in range(lo, hi + 1):
+                values[bit] = value in "1+"
     return values
+
+
+# One --fix item: a bit or a range of bits (ASCII digits), '=', one value.
+_FIX_ITEM = re.compile(r"([0-9]+)(?:-([0-9]+))?=([01+-])")
 
 
 def build_query(

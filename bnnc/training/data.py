@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from bnnc.errors import BnncError, ExitCode
+from bnnc.errors import BnncError, ExitCode, UsageError
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -314,7 +314,10 @@ def _prepare(
 
 def _check_threshold(threshold: float) -> None:
     if not 0.0 < threshold <= 1.0:
-        raise DataError(f"the binarisation threshold must lie in (0, 1], got {threshold}")
+        raise UsageError(  # a bad option, not bad data: exit 2
+            f"threshold: the binarisation threshold must lie in (0, 1], got {threshold}",
+            parameter="threshold",
+        )
 
 
 def _check_size(size: int | None, native: int) -> None:

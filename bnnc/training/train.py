@@ -126,7 +126,10 @@ class TrainConfig:
                 parameter="batch_size",
             )
         if not (np.isfinite(self.lr) and self.lr > 0):
-            raise TrainError(f"the learning rate must be > 0, got {self.lr}", parameter="lr")
+            raise TrainError(
+                f"the learning rate must be a positive finite number, got {self.lr}",
+                parameter="lr",
+            )
         if not 0 <= self.final_lr <= 1:
             raise TrainError(f"final_lr must lie in [0, 1], got {self.final_lr}")
         if not 0 < self.momentum <= 1:

@@ -177,7 +177,7 @@ def test_hamming_ball_variables_are_declared(tmp_path: Path) -> None:
             "--near: the model takes 9 input bits",
         ),
         (["count", TINY, "-l", "1", "--near", "0" * 9, "--max-flips", "-1"], 2, "--max-flips must"),
-        (["count", TINY, "-l", "1", "--fix", "3=2"], 2, "--fix: '3=2': the value must be 0/1"),
+        (["count", TINY, "-l", "1", "--fix", "3=2"], 2, "--fix: '3=2': expected I=V or I-J=V"),
         (["count", TINY, "-l", "1", "--fix", "9=1"], 2, "--fix: '9=1': bits must lie in 0..8"),
         (["count", TINY, "-l", "1", "--fix", "1=1", "--fix", "1=0"], 3, "fixed to both"),
         (["count", TINY, "-l", "1", "--fix", "1.."], 2, "--fix: the mask has 3 bits"),
