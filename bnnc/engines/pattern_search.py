@@ -23,7 +23,7 @@ import time
 import numpy as np
 from numpy.typing import NDArray
 
-from bnnc.engines.tabulate import Tabulation
+from bnnc.engines.tabulate import Tabulation, labels_of_patterns
 from bnnc.ir.fast_reference import PackedNet
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
@@ -31,19 +31,22 @@ from bnnc.ir.region import FREE
 
 BEAM = 24  # states kept per depth
 TARGETS = 256  # answering patterns tried, nearest first
+NEAR_PATTERNS = 1 << 17  # without a first-layer table: the patterns labelled, nearest first
 
 
 def pattern_search(
-    ilp: IlpModel, table: Tabulation, query: Query, time_limit: float
+    ilp: IlpModel, table: Tabulation | None, query: Query, time_limit: float
 ) -> NDArray[np.bool_] | None:
     """An input of ``query``'s region that answers it, found by steering the first layer's
     free neurons to an answering pattern; None if none was found within ``time_limit`` s.
 
     ``ilp`` is the network specialised to a region containing the query's, ``table`` its
-    tabulation; applies to a first-layer tabulation and a region with exactly one ball.
+    tabulation if there is one; without a table of the first layer, the patterns nearest the
+    centre's (at most :data:`NEAR_PATTERNS`) are labelled here.  Applies to a region with
+    exactly one ball.
     """
     region = query.region
-    if table.index != 0 or len(region.balls) != 1:
+    if len(region.balls) != 1 or not ilp.layers:
         return None
     deadline = time.perf_counter() + time_limit
     ball = region.balls[0]
@@ -54,19 +57,22 @@ def pattern_search(
     if budget <= 0 or not movable.size:
         return None
     layer = ilp.layers[0]
-    weights = layer.weights[table.neurons].astype(np.int64)  # (f, n): fixed columns are zero
-    thresholds = layer.thresholds[table.neurons].astype(np.int64)
+    neurons = np.flatnonzero(layer.weights.any(axis=1))
+    if neurons.size > 63:
+        return None
+    weights = layer.weights[neurons].astype(np.int64)  # (f, n): fixed columns are zero
+    thresholds = layer.thresholds[neurons].astype(np.int64)
     x = np.where(start, 1, -1)
     sums = weights @ x
     moves = (-2 * weights * x)[:, movable]  # (f, m): the change of every sum per flip
-    here = int(((sums >= thresholds).astype(np.int64) << np.arange(table.free)).sum())
-    words = np.flatnonzero(table.answering(query))
-    distance = np.array([(int(w) ^ here).bit_count() for w in words.tolist()], dtype=np.int64)
+    here = int(((sums >= thresholds).astype(np.int64) << np.arange(neurons.size)).sum())
+    words = targets(ilp, table, query, here)
+    distance = _popcount(words ^ here)
     net = PackedNet.from_ilp(ilp)
     for word in words[np.argsort(distance, kind="stable")][:TARGETS].tolist():
         if time.perf_counter() > deadline:
             return None
-        up = ((word >> np.arange(table.free)) & 1).astype(bool)  # the target's +1 neurons
+        up = ((word >> np.arange(neurons.size)) & 1).astype(bool)  # the target's +1 neurons
         flips = _reach(sums, thresholds, up, moves, budget, deadline)
         if flips is None:
             continue
@@ -75,6 +81,51 @@ def pattern_search(
         if query.accepts(ilp, point[None, :])[0] and _label_ok(net, point, query):
             return point
     return None
+
+
+def targets(ilp: IlpModel, table: Tabulation | None, query: Query, here: int) -> NDArray[np.int64]:
+    """The patterns of the first layer's free neurons whose label answers ``query``: from the
+    table when it is the first layer's, else among the patterns nearest ``here`` (the centre's)."""
+    if table is not None and table.index == 0:
+        return np.flatnonzero(table.answering(query))
+    free = int(ilp.layers[0].weights.any(axis=1).sum())
+    words = near(here, free, NEAR_PATTERNS)
+    labels, _ = labels_of_patterns(ilp, 0, words.astype(np.uint64))
+    ok = np.ones(words.size, dtype=bool)
+    if query.label is not None:
+        ok &= labels == query.label
+    if query.not_label is not None:
+        ok &= labels != query.not_label
+    return words[ok]
+
+
+def near(here: int, bits: int, most: int) -> NDArray[np.int64]:
+    """The words of ``bits`` bits within the largest Hamming distance of ``here`` whose ball
+    holds at most ``most`` words (at least ``here`` itself).
+
+    >>> near(0b101, 3, 4).tolist()
+    [5, 1, 4, 7]
+    """
+    singles = np.int64(1) << np.arange(bits, dtype=np.int64)
+    level = np.array([here], dtype=np.int64)
+    found = [level]
+    total = 1
+    for _ in range(bits):
+        # The words one flip further out than the level before: each flips a bit not yet flipped.
+        fresh = ((level ^ here)[:, None] & singles[None, :]) == 0
+        further = np.unique((level[:, None] ^ singles[None, :])[fresh])
+        if total + further.size > most:
+            break
+        found.append(further)
+        level, total = further, total + further.size
+    return np.concatenate(found)
+
+
+def _popcount(words: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The number of set bits of each (non-negative) word."""
+    as_bytes = np.ascontiguousarray(words, dtype=np.int64).view(np.uint8).reshape(-1, 8)
+    counts: NDArray[np.int64] = np.unpackbits(as_bytes, axis=1).sum(axis=1).astype(np.int64)
+    return counts
 
 
 def _reach(

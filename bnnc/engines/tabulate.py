@@ -99,6 +99,27 @@ def tabulate(ilp: IlpModel, max_patterns: int = TABULATE_AUTO) -> Tabulation | N
     if chosen is None:
         return None
     index, _ = chosen
+    sub, neurons = _tail(ilp, index)
+    return Tabulation(ilp.layers[index].name, index, neurons, _labels_of_every_pattern(sub))
+
+
+def labels_of_patterns(
+    ilp: IlpModel, index: int, words: NDArray[np.uint64]
+) -> tuple[NDArray[np.int64], NDArray[np.intp]]:
+    """The labels of some patterns (words, bit i = free neuron i) of layer ``index``'s free
+    neurons, and those neurons: a partial table, for layers with too many patterns to list."""
+    sub, neurons = _tail(ilp, index)
+    if not sub.layers:
+        net = PackedNet.from_ilp(sub)
+        return net.output.labels(_sums_of(sub.output.weights, sub.n_inputs, words)), neurons
+    first = sub.layers[0]
+    limit = np.clip(first.thresholds, -sub.n_inputs - 1, sub.n_inputs + 1)
+    fires = _sums_of(first.weights, sub.n_inputs, words) >= limit[None, :]
+    return _labels_after_first(sub, pack_bits(fires)), neurons
+
+
+def _tail(ilp: IlpModel, index: int) -> tuple[IlpModel, NDArray[np.intp]]:
+    """The network after layer ``index``, reading only that layer's free neurons."""
     layer = ilp.layers[index]
     neurons = free = np.flatnonzero(layer.weights.any(axis=1))
     if not free.size:  # every neuron constant: one pattern; read a (zeroed) column anyway
@@ -112,8 +133,16 @@ def tabulate(ilp: IlpModel, max_patterns: int = TABULATE_AUTO) -> Tabulation | N
         output = ilp.output
     else:
         output = replace(ilp.output, weights=np.ascontiguousarray(ilp.output.weights[:, free]))
-    sub = IlpModel(f"{ilp.name}/{layer.name}", (free.size,), tuple(tail), output)
-    return Tabulation(layer.name, index, neurons, _labels_of_every_pattern(sub))
+    return IlpModel(f"{ilp.name}/{layer.name}", (free.size,), tuple(tail), output), neurons
+
+
+def _sums_of(weights: NDArray[np.int8], n: int, words: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """⟨row, x⟩ for every row and the x of each word (bit i: x_i = +1), by the half tables."""
+    low_sums, high_sums = _half_tables(weights, n)
+    low = n // 2
+    low_part = (words & np.uint64((1 << low) - 1)).astype(np.intp)
+    high_part = (words >> np.uint64(low)).astype(np.intp)
+    return (low_sums[low_part] + high_sums[high_part]).astype(np.int64)
 
 
 def _labels_of_every_pattern(sub: IlpModel) -> NDArray[np.int64]:
@@ -128,7 +157,14 @@ def _labels_of_every_pattern(sub: IlpModel) -> NDArray[np.int64]:
     if not sub.layers:
         return net.output.labels(_all_sums(sub.output.weights, n))
     first = sub.layers[0]
-    words, row = _distinct(_all_fires(first.weights, first.thresholds, n))
+    return _labels_after_first(sub, _all_fires(first.weights, first.thresholds, n))
+
+
+def _labels_after_first(sub: IlpModel, fired: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """The labels, given the packed outputs of the tail's first layer: the later layers run
+    only on the distinct patterns of the layer before."""
+    net = PackedNet.from_ilp(sub)
+    words, row = _distinct(fired)
     for layer in net.layers[1:]:
         words, inverse = _distinct(pack_bits(layer.fires_popcount(words)))
         row = inverse[row]

@@ -24,10 +24,12 @@ from bnnc.training.generate import random_bnn
     st.integers(1, 4),
     st.dictionaries(st.integers(0, 19), st.booleans(), max_size=6),
     st.booleans(),
+    st.booleans(),
 )
 def test_every_point_found_is_in_the_ball_and_answers(
-    seed: int, k: int, fixed: dict[int, bool], targeted: bool
+    seed: int, k: int, fixed: dict[int, bool], targeted: bool, with_table: bool
 ) -> None:
+    """With the table, or with the patterns nearest the centre's labelled on the spot."""
     model = random_bnn([20, 12, 6, 3], seed=seed)
     rng = np.random.default_rng(seed)
     centre = rng.random(20) < 0.5
@@ -37,9 +39,7 @@ def test_every_point_found_is_in_the_ball_and_answers(
     ilp = compile_model(model, "adder", until="ilp").ilp
     assert ilp is not None
     spec = specialise(ilp, region).ilp
-    table = tabulate(spec)
-    if table is None:
-        return
+    table = tabulate(spec) if with_table else None
     point = pattern_search(spec, table, query, time_limit=5.0)
     points = list(region_points(region))
     inside = np.vstack(points) if points else np.zeros((0, 20), dtype=bool)
@@ -55,7 +55,7 @@ def test_it_finds_the_counterexamples_of_most_non_robust_balls() -> None:
     ilp = compile_model(model, "adder", until="ilp").ilp
     assert ilp is not None
     rng = np.random.default_rng(1)
-    found = exist = 0
+    found = exist = near = 0
     for _ in range(12):
         centre = rng.random(64) < 0.5
         label = int(bnnc.predict(model, centre[None, :])[0])
@@ -68,4 +68,5 @@ def test_it_finds_the_counterexamples_of_most_non_robust_balls() -> None:
             continue
         exist += bool(query.accepts(model, np.vstack(list(region_points(region)))).any())
         found += pattern_search(spec, table, query, time_limit=5.0) is not None
-    assert exist >= 5 and found >= exist - 1
+        near += pattern_search(spec, None, query, time_limit=5.0) is not None
+    assert exist >= 5 and found >= exist - 1 and near >= exist - 1
