@@ -29,6 +29,7 @@ from bnnc.engines.pb import pb_problem
 from bnnc.engines.region_points import enumeration_size, region_points
 from bnnc.engines.search import default_budget
 from bnnc.engines.search import search as simulate
+from bnnc.engines.switch_bound import switch_bound
 from bnnc.engines.tabulate import TABULATE_AUTO, tabulate
 from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
@@ -147,6 +148,11 @@ PATTERN_SEARCH = 0.3
 tabulation that did not rule the query out: on TFC-w1a1 at 8 flips it finds a counterexample
 in 0.04–0.17 s where there is one."""
 
+SWITCH_BOUND = 1.0
+"""Seconds ``auto`` gives Exact to show that no input of the ball switches as many first-layer
+neurons as every answering pattern needs (:mod:`bnnc.engines.switch_bound`); it answers in
+milliseconds on TFC-w1a1."""
+
 QUICK_SOLVE = 0.3
 """Seconds ``auto`` gives the solver before it runs the witness search (see check_sat)."""
 
@@ -218,6 +224,14 @@ def check_sat(
             validate_inputs(model, query, point[None, :], what="witness")
             why = f"{reason}; the first layer's free neurons steered to a pattern that answers"
             return SatResult(query, True, point, method="search", reason=why)
+        left = _remaining(deadline)
+        bound = switch_bound(
+            ilp, table, query, SWITCH_BOUND if left is None else min(SWITCH_BOUND, left)
+        )
+        if bound is not None and bound.proved:
+            return SatResult(
+                query, False, None, method="tabulate", reason=f"{reason}; {bound.describe()}"
+            )
     n_inputs = formula.layout.n_inputs
     decide = _solver(chosen, model, formula, query, ilp, clauses, extra.num_vars)
     phases: list[int] = []

@@ -19,6 +19,7 @@ reference of the specialised network; the caller validates it once more with the
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,34 +46,20 @@ def pattern_search(
     centre's (at most :data:`NEAR_PATTERNS`) are labelled here.  Applies to a region with
     exactly one ball.
     """
-    region = query.region
-    if len(region.balls) != 1 or not ilp.layers:
+    setup = first_layer(ilp, query)
+    if setup is None:
         return None
     deadline = time.perf_counter() + time_limit
-    ball = region.balls[0]
-    fixed = region.fixed != FREE
-    start = np.where(fixed, region.fixed == 1, ball.center)  # the ball's point nearest the centre
-    budget = ball.max_flips - int((start != ball.center).sum())
-    movable = np.flatnonzero(~fixed)
-    if budget <= 0 or not movable.size:
-        return None
-    layer = ilp.layers[0]
-    neurons = np.flatnonzero(layer.weights.any(axis=1))
-    if neurons.size > 63:
-        return None
-    weights = layer.weights[neurons].astype(np.int64)  # (f, n): fixed columns are zero
-    thresholds = layer.thresholds[neurons].astype(np.int64)
-    x = np.where(start, 1, -1)
-    sums = weights @ x
-    moves = (-2 * weights * x)[:, movable]  # (f, m): the change of every sum per flip
-    here = int(((sums >= thresholds).astype(np.int64) << np.arange(neurons.size)).sum())
-    words = targets(ilp, table, query, here)
-    distance = _popcount(words ^ here)
+    start, movable, budget = setup.start, setup.movable, setup.budget
+    sums, thresholds, here = setup.sums, setup.thresholds, setup.here
+    moves = (-2 * setup.weights * np.where(start, 1, -1))[:, movable]  # (f, m): Δ sum per flip
+    words, _ = targets(ilp, table, query, here)
+    distance = popcount(words ^ here)
     net = PackedNet.from_ilp(ilp)
     for word in words[np.argsort(distance, kind="stable")][:TARGETS].tolist():
         if time.perf_counter() > deadline:
             return None
-        up = ((word >> np.arange(neurons.size)) & 1).astype(bool)  # the target's +1 neurons
+        up = ((word >> np.arange(setup.neurons.size)) & 1).astype(bool)  # the target's +1s
         flips = _reach(sums, thresholds, up, moves, budget, deadline)
         if flips is None:
             continue
@@ -83,12 +70,52 @@ def pattern_search(
     return None
 
 
-def targets(ilp: IlpModel, table: Tabulation | None, query: Query, here: int) -> NDArray[np.int64]:
-    """The patterns of the first layer's free neurons whose label answers ``query``: from the
-    table when it is the first layer's, else among the patterns nearest ``here`` (the centre's)."""
-    if table is not None and table.index == 0:
-        return np.flatnonzero(table.answering(query))
+@dataclass(frozen=True, eq=False)
+class FirstLayer:
+    """The first layer's free neurons seen from the ball: where the search starts and what it
+    may flip."""
+
+    start: NDArray[np.bool_]  # the region's point nearest the ball's centre
+    movable: NDArray[np.intp]  # the input bits the region leaves free
+    budget: int  # the flips left once the fixed bits are set
+    neurons: NDArray[np.intp]  # the first layer's free neurons
+    weights: NDArray[np.int64]  # their rows (fixed columns are zero)
+    thresholds: NDArray[np.int64]
+    sums: NDArray[np.int64]  # their sums at ``start``
+    here: int  # their pattern at ``start`` (bit i: neuron i fires)
+
+
+def first_layer(ilp: IlpModel, query: Query) -> FirstLayer | None:
+    """The setup for a region with exactly one ball and a first layer of at most 63 free
+    neurons, else None."""
+    region = query.region
+    if len(region.balls) != 1 or not ilp.layers:
+        return None
+    ball = region.balls[0]
+    fixed = region.fixed != FREE
+    start = np.where(fixed, region.fixed == 1, ball.center)
+    budget = ball.max_flips - int((start != ball.center).sum())
+    movable = np.flatnonzero(~fixed)
+    layer = ilp.layers[0]
+    neurons = np.flatnonzero(layer.weights.any(axis=1))
+    if budget <= 0 or not movable.size or neurons.size > 63:
+        return None
+    weights = layer.weights[neurons].astype(np.int64)
+    thresholds = layer.thresholds[neurons].astype(np.int64)
+    sums = weights @ np.where(start, 1, -1)
+    here = int(((sums >= thresholds).astype(np.int64) << np.arange(neurons.size)).sum())
+    return FirstLayer(start, movable, budget, neurons, weights, thresholds, sums, here)
+
+
+def targets(
+    ilp: IlpModel, table: Tabulation | None, query: Query, here: int
+) -> tuple[NDArray[np.int64], int]:
+    """The patterns of the first layer's free neurons whose label answers ``query``, and the
+    distance from ``here`` (the centre's pattern) within which that list is complete: every
+    pattern from the table when it is the first layer's, else the patterns nearest ``here``."""
     free = int(ilp.layers[0].weights.any(axis=1).sum())
+    if table is not None and table.index == 0:
+        return np.flatnonzero(table.answering(query)), free
     words = near(here, free, NEAR_PATTERNS)
     labels, _ = labels_of_patterns(ilp, 0, words.astype(np.uint64))
     ok = np.ones(words.size, dtype=bool)
@@ -96,7 +123,7 @@ def targets(ilp: IlpModel, table: Tabulation | None, query: Query, here: int) ->
         ok &= labels == query.label
     if query.not_label is not None:
         ok &= labels != query.not_label
-    return words[ok]
+    return words[ok], int(popcount(words[-1:] ^ here)[0])  # near() lists by distance
 
 
 def near(here: int, bits: int, most: int) -> NDArray[np.int64]:
@@ -121,7 +148,7 @@ def near(here: int, bits: int, most: int) -> NDArray[np.int64]:
     return np.concatenate(found)
 
 
-def _popcount(words: NDArray[np.int64]) -> NDArray[np.int64]:
+def popcount(words: NDArray[np.int64]) -> NDArray[np.int64]:
     """The number of set bits of each (non-negative) word."""
     as_bytes = np.ascontiguousarray(words, dtype=np.int64).view(np.uint8).reshape(-1, 8)
     counts: NDArray[np.int64] = np.unpackbits(as_bytes, axis=1).sum(axis=1).astype(np.int64)

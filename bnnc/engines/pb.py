@@ -193,3 +193,40 @@ def _region(build: _Builder, query: Query) -> None:
         coefficients = np.where(centre, 1, -1)
         terms = tuple(zip(coefficients.tolist(), range(1, region.n_inputs + 1), strict=True))
         build.linear.append(Linear(terms, int(centre.sum()) - ball.max_flips))
+
+
+def switch_problem(
+    ilp: IlpModel, query: Query, neurons: NDArray[np.intp], centre: NDArray[np.bool_], least: int
+) -> PbProblem:
+    """ "An input of the query's region on which at least ``least`` of the first layer's
+    ``neurons`` differ from ``centre`` (their values at the ball's centre)" as a PbProblem:
+    each neuron's value reified over the inputs, then one count over the switched ones."""
+    build = _Builder(ilp.n_inputs)
+    _region(build, query)
+    inputs = np.arange(1, ilp.n_inputs + 1, dtype=np.int64)
+    layer = ilp.layers[0]
+    switched: list[tuple[int, int]] = []
+    for neuron, fires in zip(neurons.tolist(), centre.tolist(), strict=True):
+        row = layer.weights[neuron].astype(np.int64)
+        var = build.reified(row, inputs, int(layer.thresholds[neuron]))
+        # Σ switched ≥ least, a switched neuron being ¬var where the centre fires: 1 − var.
+        switched.append((-1, var) if fires else (1, var))
+    shift = sum(1 for coef, _ in switched if coef < 0)
+    build.linear.append(Linear(tuple(switched), least - shift))
+    return PbProblem(build.num_vars, ilp.n_inputs, tuple(build.linear), tuple(build.clauses))
+
+
+def pattern_problem(
+    ilp: IlpModel, query: Query, neurons: NDArray[np.intp], pattern: NDArray[np.bool_]
+) -> PbProblem:
+    """ "An input of the query's region on which the first layer's ``neurons`` take the values
+    ``pattern`` (True: fires)" as a PbProblem: one hard constraint per neuron."""
+    build = _Builder(ilp.n_inputs)
+    _region(build, query)
+    inputs = np.arange(1, ilp.n_inputs + 1, dtype=np.int64)
+    layer = ilp.layers[0]
+    for neuron, fires in zip(neurons.tolist(), pattern.tolist(), strict=True):
+        row = layer.weights[neuron].astype(np.int64)
+        var = build.reified(row, inputs, int(layer.thresholds[neuron]))
+        build.clauses.append((var if fires else -var,))
+    return PbProblem(build.num_vars, ilp.n_inputs, tuple(build.linear), tuple(build.clauses))

@@ -35,6 +35,9 @@ tail in 0.28 s on the (loaded) bench machine, against the seconds a solver takes
 that leave that many free neurons."""
 
 
+HALF_TABLE_BITS = 12  # half tables of up to 2^12 rows; longer patterns are summed bit by bit
+
+
 @dataclass(frozen=True, eq=False)
 class Tabulation:
     """The labels the network can give over a region, as far as one layer's patterns tell."""
@@ -137,12 +140,18 @@ def _tail(ilp: IlpModel, index: int) -> tuple[IlpModel, NDArray[np.intp]]:
 
 
 def _sums_of(weights: NDArray[np.int8], n: int, words: NDArray[np.uint64]) -> NDArray[np.int64]:
-    """⟨row, x⟩ for every row and the x of each word (bit i: x_i = +1), by the half tables."""
-    low_sums, high_sums = _half_tables(weights, n)
+    """⟨row, x⟩ for every row and the x of each word (bit i: x_i = +1): by the half tables
+    while they are small, else from the words' bits (a half table of 2^(n/2) rows would not
+    fit in memory beyond n ≈ 40)."""
     low = n // 2
-    low_part = (words & np.uint64((1 << low) - 1)).astype(np.intp)
-    high_part = (words >> np.uint64(low)).astype(np.intp)
-    return (low_sums[low_part] + high_sums[high_part]).astype(np.int64)
+    if n <= 2 * HALF_TABLE_BITS:
+        low_sums, high_sums = _half_tables(weights, n)
+        low_part = (words & np.uint64((1 << low) - 1)).astype(np.intp)
+        high_part = (words >> np.uint64(low)).astype(np.intp)
+        return (low_sums[low_part] + high_sums[high_part]).astype(np.int64)
+    signs = np.where((words[:, None] >> np.arange(n, dtype=np.uint64)) & np.uint64(1), 1.0, -1.0)
+    # Float32 sums of at most 63 terms ±1 are exact.
+    return np.rint(signs.astype(np.float32) @ weights.T.astype(np.float32)).astype(np.int64)
 
 
 def _labels_of_every_pattern(sub: IlpModel) -> NDArray[np.int64]:

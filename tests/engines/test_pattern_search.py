@@ -70,3 +70,23 @@ def test_it_finds_the_counterexamples_of_most_non_robust_balls() -> None:
         found += pattern_search(spec, table, query, time_limit=5.0) is not None
         near += pattern_search(spec, None, query, time_limit=5.0) is not None
     assert exist >= 5 and found >= exist - 1 and near >= exist - 1
+
+
+def test_wide_first_layers_are_labelled_near_the_centre_only() -> None:
+    """A ball that leaves 40+ first-layer neurons free: no table, the 2^17 patterns nearest
+    the centre's are labelled bit by bit; what the search returns still answers."""
+    model = random_bnn([64, 48, 6, 3], seed=4)
+    ilp = compile_model(model, "adder", until="ilp").ilp
+    assert ilp is not None
+    rng = np.random.default_rng(4)
+    for _ in range(4):
+        centre = rng.random(64) < 0.5
+        label = int(bnnc.predict(model, centre[None, :])[0])
+        region = Region.ball(centre, 12)
+        query = Query(region, not_label=label)
+        spec = specialise(ilp, region).ilp
+        assert int(spec.layers[0].weights.any(axis=1).sum()) > 24
+        point = pattern_search(spec, tabulate(spec), query, time_limit=5.0)
+        if point is not None:
+            assert region.contains(point[None, :])[0]
+            assert query.accepts(model, point[None, :])[0]

@@ -1,0 +1,110 @@
+"""Proving a ball query unsatisfiable by counting the first layer's switches (after tabulation).
+
+The patterns of the first layer's free neurons that answer a query are known from the table
+(:mod:`bnnc.engines.tabulate`) or, for the patterns nearest the centre's, from labelling them
+(:mod:`bnnc.engines.pattern_search`).  Every one of them differs from the centre's pattern in
+at least m neurons.  If no input of the Hamming ball switches m of the free neurons at once, no
+input reaches an answering pattern, and the query is unsatisfiable: a proof.  Whether m
+switches are possible is one small pseudo-Boolean problem — each free neuron reified over the
+inputs, the ball, and one count — which Exact (``bnnc[exact]``) decides in milliseconds, where
+the whole network's formula defeats CaDiCaL: on TFC-w1a1 at 8 flips, images 2 and 57 (22 and 28
+free neurons, every answering pattern 12 or more switches away) were UNKNOWN after 10 s.
+
+When m switches are possible, and the table lists at most :data:`PATTERN_CHECKS` answering
+patterns, each pattern is checked on its own (every free neuron fixed to its value: one hard
+constraint each); on image 2 the four answering patterns are each unreachable, though inputs
+switching 12 neurons exist.  Otherwise nothing is proved and the caller goes on to the solver.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnnc.engines import registry
+from bnnc.engines.base import Answer
+from bnnc.engines.child import ChildTimeout, call_with_deadline
+from bnnc.engines.pattern_search import first_layer, popcount, targets
+from bnnc.engines.pb import PbProblem, pattern_problem, switch_problem
+from bnnc.engines.tabulate import Tabulation, tabulate
+from bnnc.ir.ilp import IlpModel
+from bnnc.ir.query import Query
+
+SOLVER = "exact"
+PATTERN_CHECKS = 64  # a complete list of at most this many answering patterns is checked one by one
+FULL_TABLE_BITS = 22  # up to 2^22 patterns are tabulated for the count (~1 s on TFC-w1a1)
+
+
+@dataclass(frozen=True)
+class SwitchBound:
+    """The outcome: ``proved`` (no input switches ``least`` neurons: UNSAT), or not."""
+
+    least: int  # switches every answering pattern needs
+    free: int  # free neurons of the first layer
+    proved: bool
+    patterns: int = 0  # proved by checking each of this many answering patterns, if not 0
+
+    def describe(self) -> str:
+        if self.patterns:
+            return (
+                f"none of the {self.patterns} patterns of the {self.free} free first-layer "
+                f"neurons that answer is reachable from the ball ({SOLVER}, each pattern)"
+            )
+        return (
+            f"every pattern of the {self.free} free first-layer neurons that answers needs "
+            f"{self.least} of them switched, and no input of the ball switches that many "
+            f"({SOLVER})"
+        )
+
+
+def switch_bound(
+    ilp: IlpModel, table: Tabulation | None, query: Query, time_limit: float
+) -> SwitchBound | None:
+    """Try to prove ``query`` unsatisfiable by the switch count; None when it does not apply
+    (no single ball, no first layer, Exact not installed, no answering pattern known)."""
+    if not registry.installed(SOLVER):
+        return None
+    setup = first_layer(ilp, query)
+    if setup is None:
+        return None
+    if (table is None or table.index != 0) and setup.neurons.size <= FULL_TABLE_BITS:
+        # The exact fewest switches needs every pattern: worth ~1 s here, where the pattern
+        # search already failed and the solver is the alternative.
+        table = tabulate(ilp, 1 << FULL_TABLE_BITS)
+    words, nearest = targets(ilp, table, query, setup.here)
+    distance = popcount(words ^ setup.here)
+    # No answering pattern within ``nearest`` switches: each needs at least nearest + 1.
+    least = int(distance.min()) if distance.size else nearest + 1
+    if least > setup.neurons.size:
+        return SwitchBound(least, int(setup.neurons.size), True)
+    deadline = time.perf_counter() + time_limit
+    free = int(setup.neurons.size)
+    centre = (setup.here >> np.arange(free)) & 1 == 1
+    problem = switch_problem(ilp, query, setup.neurons, centre, least)
+    decision = registry.native_decider(SOLVER).decide(problem, time_limit=time_limit)
+    if decision.answer is Answer.UNSAT:
+        return SwitchBound(least, free, True)
+    if nearest == free and 0 < words.size <= PATTERN_CHECKS:
+        # The complete list of answering patterns is short: is any of them reachable at all?
+        patterns = [(w >> np.arange(free)) & 1 == 1 for w in words.tolist()]
+        problems = [pattern_problem(ilp, query, setup.neurons, p) for p in patterns]
+        try:
+            left = max(0.0, deadline - time.perf_counter())
+            reachable = call_with_deadline(_first_reachable, problems, time_limit=left)
+        except ChildTimeout:
+            reachable = -1
+        if reachable is None:
+            return SwitchBound(least, free, True, patterns=len(problems))
+    return SwitchBound(least, free, False)
+
+
+def _first_reachable(problems: list[PbProblem]) -> int | None:
+    """The index of the first problem Exact finds satisfiable, or None if it proves them all
+    unsatisfiable (runs in a child: no per-problem process)."""
+    decider = registry.native_decider(SOLVER)
+    for index, problem in enumerate(problems):
+        if decider.decide(problem, time_limit=None).answer is not Answer.UNSAT:
+            return index
+    return None
