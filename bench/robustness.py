@@ -110,7 +110,10 @@ def tabulation_lines(rows: list[dict[str, Any]]) -> list[str]:
     done = [r for r in rows if "without_tabulation" in r]
     if not done:
         return []
-    lines = ["Queries answered by tabulation, against `auto` without it (same run):", ""]
+    lines = [
+        "Queries answered by tabulation, against `auto` without the tabulation step (same run; the pattern search, switch bound and solver still run):",
+        "",
+    ]
     for k in sorted({r["k"] for r in done}):
         mine = [r for r in done if r["k"] == k]
         now = statistics.median(r["decide_s"] for r in mine)
