@@ -111,7 +111,8 @@ def tabulation_lines(rows: list[dict[str, Any]]) -> list[str]:
     if not done:
         return []
     lines = [
-        "Queries answered by tabulation, against `auto` without the tabulation step (same run; the pattern search, switch bound and solver still run):",
+        "Queries answered by tabulation, against `auto` without the tabulation step (same run;"
+        " the pattern search, switch bound and solver still run):",
         "",
     ]
     for k in sorted({r["k"] for r in done}):
