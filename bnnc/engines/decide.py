@@ -225,9 +225,10 @@ def check_sat(
             why = f"{reason}; the first layer's free neurons steered to a pattern that answers"
             return SatResult(query, True, point, method="search", reason=why)
         left = _remaining(deadline)
-        bound = switch_bound(
-            ilp, table, query, SWITCH_BOUND if left is None else min(SWITCH_BOUND, left)
-        )
+        limit = SWITCH_BOUND if left is None else min(SWITCH_BOUND, left)
+        # The count is a job for Exact: only when it is the solver in use (auto picks it when
+        # installed), so that --solver cadical or cpsat means what it says.
+        bound = switch_bound(ilp, table, query, limit) if chosen == "exact" else None
         if bound is not None and bound.proved:
             return SatResult(
                 query, False, None, method="tabulate", reason=f"{reason}; {bound.describe()}"
