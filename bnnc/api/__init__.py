@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from bnnc.backend.dimacs import write_dimacs as _write_dimacs
 from bnnc.backend.onnx_export import save_onnx, save_text
 from bnnc.encodings import DEFAULT_ENCODING, ENCODING_NAMES, ENCODINGS
 from bnnc.engines.count import CountResult, Method, region_size
-from bnnc.engines.decide import SatResult, make_query
+from bnnc.engines.decide import SatResult, check_sat_before_formula, make_query
 from bnnc.engines.decide import check_sat as _check_sat
 from bnnc.engines.decide import infer as _infer
 from bnnc.engines.registry import COUNTERS, DECIDERS, SAMPLERS, SOLVERS
@@ -57,7 +58,7 @@ from bnnc.io import output_transaction, write_atomic
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
-from bnnc.ir.query import Query
+from bnnc.ir.query import Labels, Query
 from bnnc.ir.region import Region
 from bnnc.passes.fast_predict import fast_predict
 from bnnc.passes.lower_query import query_clauses
@@ -86,6 +87,7 @@ __all__ = [
     "CountMethod",
     "CountResult",
     "Dataset",
+    "Labels",
     "Model",
     "Query",
     "RadiusStep",
@@ -155,8 +157,10 @@ def compile(
     *,
     until: Stage = "cnf",
     region: Region | None = None,
+    lazy: bool = False,
 ) -> Compilation:
-    """Lower ``model`` to CNF (or only up to stage ``until``).
+    """Lower ``model`` to CNF (or only up to stage ``until``); ``lazy`` leaves the card and
+    CNF stages for the first use of ``compiled.formula``.
 
     With ``region`` (e.g. ``query.region``), the network is specialised to it first: neurons
     and comparisons that are constant on the region are folded away, so that questions about a
@@ -164,7 +168,7 @@ def compile(
     region's inputs and is always used with the region's clauses; queries over another region
     are refused.
     """
-    return compile_model(model, encoding, until=until, region=region)
+    return compile_model(model, encoding, until=until, region=region, lazy=lazy)
 
 
 def emit(
@@ -327,6 +331,20 @@ def check_sat(
     ``SOLVERS``).  If ``time_limit`` (seconds) runs out first, the result is UNKNOWN
     (``satisfiable`` None)."""
     compiled = compiled or compile(model)
+    if compiled.pending is not None and method == "auto" and query is not None:
+        # A lazy compilation: answer what the specialised ILP answers before building the CNF.
+        spec = compiled.spec
+        lowered = compiled.lowered
+        if lowered is not None and (spec is None or query.region is spec.region):
+            began = time.perf_counter()
+            asked = make_query(model, label, query)
+            early = check_sat_before_formula(
+                model, lowered, asked, solver=solver, time_limit=time_limit
+            )
+            if early is not None:
+                return early
+            if time_limit is not None:
+                time_limit = max(0.0, time_limit - (time.perf_counter() - began))
     query = _on_region(compiled, query)
     return _check_sat(
         model,

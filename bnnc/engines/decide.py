@@ -210,29 +210,12 @@ def check_sat(
     reason = "asked for" if method == "sat" else f"{_size_text(size)} inputs > {ENUMERATE_AUTO}"
     extra = query_clauses(query, formula)  # also checks that the formula covers the region
     clauses = formula.clauses.joined(extra.clauses)
-    table = tabulate(ilp, TABULATE_AUTO) if method == "auto" and ilp is not None else None
-    if table is not None and table.rules_out(query):
-        why = f"{reason}; {table.describe()}"
-        return SatResult(query, False, None, method="tabulate", reason=why)
-    if method == "auto" and ilp is not None:  # part of auto: runs even without ``search``
-        limit = (
-            PATTERN_SEARCH if deadline is None else min(PATTERN_SEARCH, _remaining(deadline) or 0)
-        )
-        point = pattern_search(ilp, table, query, limit)
-        if point is not None:
-            _confirm_through_formula(clauses, extra.num_vars, point)
-            validate_inputs(model, query, point[None, :], what="witness")
-            why = f"{reason}; the first layer's free neurons steered to a pattern that answers"
-            return SatResult(query, True, point, method="search", reason=why)
-        left = _remaining(deadline)
-        limit = SWITCH_BOUND if left is None else min(SWITCH_BOUND, left)
-        # The count is a job for Exact: only when it is the solver in use (auto picks it when
-        # installed), so that --solver cadical or cpsat means what it says.
-        bound = switch_bound(ilp, table, query, limit) if chosen == "exact" else None
-        if bound is not None and bound.proved:
-            return SatResult(
-                query, False, None, method="tabulate", reason=f"{reason}; {bound.describe()}"
-            )
+    if method == "auto" and ilp is not None:
+        early = _before_the_solver(model, ilp, query, chosen, deadline, reason)
+        if early is not None:
+            if early.witness is not None:
+                _confirm_through_formula(clauses, extra.num_vars, early.witness)
+            return early
     n_inputs = formula.layout.n_inputs
     decide = _solver(chosen, model, formula, query, ilp, clauses, extra.num_vars)
     phases: list[int] = []
@@ -287,6 +270,63 @@ def _solver(
         assert ilp is not None
     problem = pb_problem(ilp, query)
     return lambda _phases, limit: native.decide(problem, time_limit=limit)
+
+
+def _before_the_solver(
+    model: BnnModel | IlpModel,
+    ilp: IlpModel,
+    query: Query,
+    chosen: str,
+    deadline: float | None,
+    reason: str,
+) -> SatResult | None:
+    """``auto``'s steps that need the (specialised) ILP only, not the formula: tabulation, the
+    pattern search and, with Exact, the switch bound.  A witness is validated here."""
+    table = tabulate(ilp, TABULATE_AUTO)
+    if table is not None and table.rules_out(query):
+        return SatResult(
+            query, False, None, method="tabulate", reason=f"{reason}; {table.describe()}"
+        )
+    left = _remaining(deadline)
+    point = pattern_search(
+        ilp, table, query, PATTERN_SEARCH if left is None else min(PATTERN_SEARCH, left)
+    )
+    if point is not None:
+        validate_inputs(model, query, point[None, :], what="witness")
+        why = f"{reason}; the first layer's free neurons steered to a pattern that answers"
+        return SatResult(query, True, point, method="search", reason=why)
+    left = _remaining(deadline)
+    limit = SWITCH_BOUND if left is None else min(SWITCH_BOUND, left)
+    # The count is a job for Exact: only when it is the solver in use (auto picks it when
+    # installed), so that --solver cadical or cpsat means what it says.
+    bound = switch_bound(ilp, table, query, limit) if chosen == "exact" else None
+    if bound is not None and bound.proved:
+        return SatResult(
+            query, False, None, method="tabulate", reason=f"{reason}; {bound.describe()}"
+        )
+    return None
+
+
+def check_sat_before_formula(
+    model: BnnModel | IlpModel,
+    ilp: IlpModel,
+    query: Query,
+    *,
+    solver: str = "auto",
+    time_limit: float | None = None,
+) -> SatResult | None:
+    """What ``check_sat(..., method="auto")`` answers before it needs the formula: the
+    enumeration of a small region, tabulation, the pattern search and the switch bound; None
+    when the formula (and a solver) is needed.  ``ilp`` must be the ILP specialised to the
+    query's region (or the whole ILP)."""
+    query.check(model.n_classes)
+    chosen = registry.resolve_solver(solver)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    size = enumeration_size(query.region)
+    if size <= ENUMERATE_AUTO:
+        return _enumerate(model, query, deadline, f"{size} inputs ≤ {ENUMERATE_AUTO}")
+    reason = f"{_size_text(size)} inputs > {ENUMERATE_AUTO}"
+    return _before_the_solver(model, ilp, query, chosen, deadline, reason)
 
 
 def _decided(

@@ -22,6 +22,17 @@ from bnnc.ir.reference import predict
 from bnnc.ir.region import Region
 
 
+class Labels:
+    """Class names for messages, without a formula: ``describe_label`` as CnfFormula has it."""
+
+    def __init__(self, class_names: tuple[str, ...] | None) -> None:
+        self.class_names = class_names
+
+    def describe_label(self, label: int) -> str:
+        """``3`` or, with class names, ``3 (cat)``."""
+        return f"{label} ({self.class_names[label]})" if self.class_names else str(label)
+
+
 @dataclass(frozen=True, eq=False)
 class Query:
     region: Region
@@ -58,7 +69,7 @@ class Query:
             parts.append(self.region.describe())
         return ", ".join(parts) if parts else "all inputs"
 
-    def describe(self, formula: CnfFormula) -> str:
+    def describe(self, formula: CnfFormula | Labels) -> str:
         """e.g. ``label 2, inputs within 3 flips of a given input``."""
         parts = []
         if self.label is not None:

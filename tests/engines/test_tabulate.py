@@ -102,3 +102,27 @@ def test_every_pattern_gets_the_label_the_network_tail_gives_it(
             x = layer.weights.astype(np.int64) @ np.where(x, 1, -1) >= layer.thresholds
         out = IlpModel("t", (x.size,), (), spec.output)
         assert table.table[word] == int(predict(out, x[None, :])[0])
+
+
+def test_a_lazy_compilation_builds_its_cnf_only_when_the_solver_needs_it() -> None:
+    """Same answers as the eager compilation; the queries tabulation answers never build the
+    CNF, and ``formula`` builds it on demand (the same clauses as eagerly)."""
+    model = random_bnn([64, 16, 8, 4], seed=1)
+    rng = np.random.default_rng(1)
+    never_built = 0
+    for _ in range(8):
+        centre = rng.random(64) < 0.5
+        label = int(bnnc.predict(model, centre[None, :])[0])
+        region = Region.ball(centre, 3)
+        query = Query(region, not_label=label)
+        eager = bnnc.check_sat(model, bnnc.compile(model, region=region), query=query)
+        compiled = bnnc.compile(model, region=region, lazy=True)
+        assert compiled.cnf is None
+        lazy = bnnc.check_sat(model, compiled, query=query)
+        assert lazy.satisfiable == eager.satisfiable
+        if lazy.method == "tabulate":
+            never_built += compiled.cnf is None
+        built = compiled.formula
+        again = bnnc.compile(model, region=region).formula
+        assert built.num_vars == again.num_vars and len(built.clauses) == len(again.clauses)
+    assert never_built > 0
