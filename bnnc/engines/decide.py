@@ -357,12 +357,7 @@ def _enumerate(
         if deadline is not None and time.perf_counter() > deadline:
             return SatResult(query, None, None, method="enumerate", reason=reason)
         labels = fast_predict(model, rows)  # bit-packed; the witness is re-checked below
-        accepted = np.ones(len(rows), dtype=bool)
-        if query.label is not None:
-            accepted &= labels == query.label
-        if query.not_label is not None:
-            accepted &= labels != query.not_label
-        hits = np.flatnonzero(accepted)  # every row lies in the region by construction
+        hits = np.flatnonzero(query.wants(labels))  # every row lies in the region by construction
         if hits.size:
             witness = rows[hits[0]].copy()
             validate_inputs(model, query, witness[None, :], what="witness")

@@ -25,7 +25,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.engines.tabulate import Tabulation, labels_of_patterns
-from bnnc.ir.fast_reference import PackedNet
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 from bnnc.ir.region import FREE
@@ -55,7 +54,6 @@ def pattern_search(
     moves = (-2 * setup.weights * np.where(start, 1, -1))[:, movable]  # (f, m): Δ sum per flip
     words, _ = targets(ilp, table, query, here)
     distance = popcount(words ^ here)
-    net = PackedNet.from_ilp(ilp)
     for word in words[np.argsort(distance, kind="stable")][:TARGETS].tolist():
         if time.perf_counter() > deadline:
             return None
@@ -65,7 +63,7 @@ def pattern_search(
             continue
         point = start.copy()
         point[movable[flips]] ^= True
-        if query.accepts(ilp, point[None, :])[0] and _label_ok(net, point, query):
+        if query.accepts(ilp, point[None, :])[0]:  # in the region, and the label answers
             return point
     return None
 
@@ -118,12 +116,9 @@ def targets(
         return np.flatnonzero(table.answering(query)), free
     words = near(here, free, NEAR_PATTERNS)
     labels, _ = labels_of_patterns(ilp, 0, words.astype(np.uint64))
-    ok = np.ones(words.size, dtype=bool)
-    if query.label is not None:
-        ok &= labels == query.label
-    if query.not_label is not None:
-        ok &= labels != query.not_label
-    return words[ok], int(popcount(words[-1:] ^ here)[0])  # near() lists by distance
+    return words[query.wants(labels)], int(
+        popcount(words[-1:] ^ here)[0]
+    )  # near() lists by distance
 
 
 def near(here: int, bits: int, most: int) -> NDArray[np.int64]:
@@ -204,10 +199,3 @@ def _reach(
         beam_flips = chosen[keep]
         beam_sums = candidates[:, states[keep], columns[keep]]
     return None
-
-
-def _label_ok(net: PackedNet, point: NDArray[np.bool_], query: Query) -> bool:
-    label = int(net.predict(point[None, :])[0])
-    return (query.label is None or label == query.label) and (
-        query.not_label is None or label != query.not_label
-    )

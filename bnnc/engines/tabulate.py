@@ -58,12 +58,7 @@ class Tabulation:
 
     def answering(self, query: Query) -> NDArray[np.bool_]:
         """Per pattern: does its label answer ``query``?"""
-        ok = np.ones(self.table.size, dtype=bool)
-        if query.label is not None:
-            ok &= self.table == query.label
-        if query.not_label is not None:
-            ok &= self.table != query.not_label
-        return ok
+        return query.wants(self.table)
 
     @property
     def patterns(self) -> int:

@@ -50,13 +50,17 @@ class Query:
     def accepts(self, model: BnnModel | IlpModel, bits: ArrayLike) -> NDArray[np.bool_]:
         """For each row of input bits, whether it answers the query (reference inference)."""
         array = np.asarray(bits, dtype=bool)
-        ok = self.region.contains(array)
-        labels = predict(model, array)
+        return np.asarray(self.region.contains(array) & self.wants(predict(model, array)))
+
+    def wants(self, labels: ArrayLike) -> NDArray[np.bool_]:
+        """For each label, whether the query's label condition accepts it (the region aside)."""
+        array = np.asarray(labels)
+        ok = np.ones(array.shape, dtype=bool)
         if self.label is not None:
-            ok &= labels == self.label
+            ok &= array == self.label
         if self.not_label is not None:
-            ok &= labels != self.not_label
-        return np.asarray(ok)
+            ok &= array != self.not_label
+        return ok
 
     def describe_plain(self) -> str:
         """The query without class names, for error messages."""
