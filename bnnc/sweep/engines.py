@@ -177,7 +177,7 @@ def run_dask(ref: ModelRef, tasks: Sequence[Task], on_record: OnRecord, schedule
             for task in tasks
         ]
         try:
-            for future in distributed.as_completed(futures):
+            for future in distributed.as_completed(futures, loop=client.loop):
                 on_record(future.result())
                 future.release()
         except BaseException:

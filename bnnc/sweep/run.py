@@ -14,7 +14,7 @@ from bnnc.errors import UsageError
 from bnnc.sweep import engines
 from bnnc.sweep.inputs import check_with_model, load_inputs
 from bnnc.sweep.records import FORMAT, JsonlWriter, check_header, read_jsonl
-from bnnc.sweep.tasks import ModelRef, RadiusQuery, make_task
+from bnnc.sweep.tasks import ModelRef, RadiusQuery, Task, make_task
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,32 @@ def sweep(
         if index not in done
     ]
     new: list[dict[str, Any]] = []
+    created = jsonl is not None and not Path(jsonl).exists()
+    try:
+        _run(engine, ref, tasks, jsonl, header, has_header, progress, workers, scheduler, new)
+    except BaseException:
+        if created and not new:  # nothing written: leave no file behind
+            assert jsonl is not None
+            Path(jsonl).unlink(missing_ok=True)
+        raise
+    order = {index: j for j, index in enumerate(inputs.indices.tolist())}
+    records = sorted([*done.values(), *new], key=lambda r: order[r["index"]])
+    return SweepResult(header, tuple(records), len(done), len(new), time.perf_counter() - began)
+
+
+def _run(
+    engine: str,
+    ref: ModelRef,
+    tasks: list[Task],
+    jsonl: str | Path | None,
+    header: dict[str, Any],
+    has_header: bool,
+    progress: bool,
+    workers: int | None,
+    scheduler: str | None,
+    new: list[dict[str, Any]],
+) -> None:
+    """Run the tasks; each record is written to ``jsonl`` (if any) and added to ``new``."""
     with contextlib.ExitStack() as stack:
         writer = None
         if jsonl is not None and tasks:
@@ -101,9 +127,6 @@ def sweep(
             bar(record)
 
         engines.run(engine, ref, tasks, on_record, workers=workers, scheduler=scheduler)
-    order = {index: j for j, index in enumerate(inputs.indices.tolist())}
-    records = sorted([*done.values(), *new], key=lambda r: order[r["index"]])
-    return SweepResult(header, tuple(records), len(done), len(new), time.perf_counter() - began)
 
 
 def _check_engine(engine: str, scheduler: str | None) -> None:
