@@ -118,7 +118,9 @@ def write_grid(path: str | Path, records: Sequence[Record], input_shape: Sequenc
     """Write the counterexample grid as a PNG; returns how many it shows."""
     from PIL import Image
 
-    dims = [int(d) for d in input_shape if d != 1]
+    dims = [int(d) for d in input_shape if d != 1] or [1]
+    if len(dims) == 1:
+        dims = [1, dims[0]]  # a vector: one row of pixels
     if len(dims) != 2:
         raise UsageError(
             f"a picture needs 2-D inputs; the input shape is {tuple(input_shape)}",
