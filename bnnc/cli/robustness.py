@@ -18,8 +18,8 @@ from bnnc.cli.options import (
     SolverOption,
     TimeoutOption,
 )
-from bnnc.cli.sweep import SWEEP_DEFAULTS, OptionalModelArgument, SweepOptions, run_sweep
 from bnnc.cli.show import ascii_image, bits_text, echo_json
+from bnnc.cli.sweep import SWEEP_DEFAULTS, OptionalModelArgument, SweepOptions, run_sweep
 from bnnc.errors import ExitCode
 
 

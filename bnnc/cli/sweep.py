@@ -85,9 +85,7 @@ class SweepOptions:
     ] = None
     workers: Annotated[
         int | None,
-        typer.Option(
-            "--workers", metavar="N", help="Local pool size (default: every core)."
-        ),
+        typer.Option("--workers", metavar="N", help="Local pool size (default: every core)."),
     ] = None
     engine: Annotated[
         str,

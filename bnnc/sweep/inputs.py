@@ -139,10 +139,12 @@ def _read_data(data: str) -> tuple[str, NDArray[Any], NDArray[np.int64] | None, 
         return f"npy {path.name}", array, None, 1.0
     images = read_idx_images(path)
     labels_path = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
-    labels = read_idx_labels(labels_path) if labels_path != path and labels_path.exists() else None
-    if labels is not None and len(labels) != len(images):
-        raise DataError(f"{len(labels)} labels for {len(images)} images", where=str(labels_path))
-    return f"idx {path.name}", images, labels, 255.0
+    beside: NDArray[np.int64] | None = None
+    if labels_path != path and labels_path.exists():
+        beside = read_idx_labels(labels_path)
+    if beside is not None and len(beside) != len(images):
+        raise DataError(f"{len(beside)} labels for {len(images)} images", where=str(labels_path))
+    return f"idx {path.name}", images, beside, 255.0
 
 
 def _conditions(model: Model) -> tuple[NDArray[np.float32], NDArray[np.bool_]] | None:
@@ -205,7 +207,7 @@ def load_inputs(
     else:
         shape = tuple(d for d in model.input_shape if d != 1)
         if len(shape) != 2:
-            side = int(round(n**0.5))
+            side = round(n**0.5)
             if side * side != n:
                 raise DataError(f"the model's {n} inputs are not a square image")
             shape = (side, side)

@@ -51,9 +51,7 @@ def curve_png(records: Sequence[Record], max_flips: int, title: str) -> bytes:
         )  # fmt: skip
     if labelled:
         accuracy = np.array([p.certified_correct for p in points]) / labelled
-        axes.step(
-            ks, accuracy, where="post", label="certified robust accuracy", color="tab:green"
-        )
+        axes.step(ks, accuracy, where="post", label="certified robust accuracy", color="tab:green")
     axes.set_xlabel("bit flips k (L0 radius)")
     axes.set_ylabel(f"share of the {n} inputs")
     axes.set_ylim(0, 1.02)
@@ -69,9 +67,7 @@ def curve_png(records: Sequence[Record], max_flips: int, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def write_curve(
-    path: str | Path, records: Sequence[Record], max_flips: int, title: str
-) -> None:
+def write_curve(path: str | Path, records: Sequence[Record], max_flips: int, title: str) -> None:
     write_atomic(path, curve_png(records, max_flips, title))
 
 

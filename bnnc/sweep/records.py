@@ -79,7 +79,9 @@ def read_jsonl(path: str | Path) -> Loaded:
     return Loaded(header, tuple(records), duplicates, partial)
 
 
-def check_header(path: str | Path, found: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> None:
+def check_header(
+    path: str | Path, found: Mapping[str, Any] | None, wanted: Mapping[str, Any]
+) -> None:
     """Refuse to resume a JSONL file of another sweep (another model, data or K)."""
     if found is None:
         return
@@ -191,8 +193,10 @@ def summary_lines(
     right = sum(r["correct"] is True for r in labelled)
     seconds = sorted(float(r.get("seconds", 0.0)) for r in records)
     lines = [
-        f"{n} inputs" + (f" ({skipped} already done, not run again)" if skipped else "")
-        + ", " + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())),
+        f"{n} inputs"
+        + (f" ({skipped} already done, not run again)" if skipped else "")
+        + ", "
+        + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())),
         f"accuracy: {_share(right, len(labelled))}" if labelled else "accuracy: no labels",
         f"query time: median {seconds[n // 2]:.3f} s, max {seconds[-1]:.3f} s, "
         f"total {sum(seconds):.1f} s",

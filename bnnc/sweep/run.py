@@ -47,7 +47,9 @@ def sweep(
     :mod:`bnnc.sweep`); records already in ``jsonl`` are not run again."""
     began = time.perf_counter()
     if query.max_flips < 0:
-        raise UsageError(f"max_flips must be at least 0, got {query.max_flips}", parameter="max_flips")
+        raise UsageError(
+            f"max_flips must be at least 0, got {query.max_flips}", parameter="max_flips"
+        )
     if workers is not None and workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}", parameter="workers")
     _check_engine(engine, scheduler)

@@ -4,6 +4,7 @@ stopped when the test ends)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -75,17 +76,18 @@ class Cluster:
 def _start(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [str(BIN / "dask"), *args], stdout=out, stderr=subprocess.STDOUT, env=env,
+            [str(BIN / "dask"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in reversed(processes):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     for process in processes:
         try:
             process.wait(10)
@@ -107,19 +109,44 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
     processes: list[subprocess.Popen[bytes]] = []
     try:
         processes.append(
-            _start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                    "--scheduler-file", str(file)], tmp_path / "scheduler.log", env)
-        )  # fmt: skip
+            _start(
+                [
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(file),
+                ],
+                tmp_path / "scheduler.log",
+                env,
+            )
+        )
         deadline = time.monotonic() + 60
         while not file.exists():
             assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()
             time.sleep(0.05)
         address = json.loads(file.read_text())["address"]
         workers = [
-            _start(["worker", address, "--nthreads", "1", "--no-dashboard", "--host",
-                    "127.0.0.1", "--name", f"w{i}"], tmp_path / f"worker{i}.log", env)
+            _start(
+                [
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                    "--name",
+                    f"w{i}",
+                ],
+                tmp_path / f"worker{i}.log",
+                env,
+            )
             for i in range(2)
-        ]  # fmt: skip
+        ]
         processes += workers
         _wait_for_workers(address, 2)
         yield Cluster(address, workers)

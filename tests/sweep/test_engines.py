@@ -21,8 +21,14 @@ DELAY = "BNNC_SWEEP_TEST_DELAY"
 
 def _reference(small: Small, tmp_path: Path, images: str | None = None) -> dict[int, dict]:
     jsonl = tmp_path / "reference.jsonl"
-    sweep(small.model_path, str(small.npy), RadiusQuery(3), images=images, jsonl=jsonl,
-          engine="inprocess")  # fmt: skip
+    sweep(
+        small.model_path,
+        str(small.npy),
+        RadiusQuery(3),
+        images=images,
+        jsonl=jsonl,
+        engine="inprocess",
+    )
     return stripped(records(jsonl))
 
 
@@ -36,8 +42,19 @@ def _wait_for_records(jsonl: Path, n: int, process: subprocess.Popen[bytes] | No
 
 def test_ctrl_c_then_resume_loses_nothing(small: Small, tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
-    command = [str(BIN / "bnnc"), "robustness", str(small.model_path), "--data",
-               str(small.npy), "--max-flips", "3", "--workers", "2", "--jsonl", str(jsonl)]  # fmt: skip
+    command = [
+        str(BIN / "bnnc"),
+        "robustness",
+        str(small.model_path),
+        "--data",
+        str(small.npy),
+        "--max-flips",
+        "3",
+        "--workers",
+        "2",
+        "--jsonl",
+        str(jsonl),
+    ]
     env = dict(os.environ, **{DELAY: "0.25"})
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
@@ -65,8 +82,14 @@ def test_dask_cluster_gives_the_local_records(
     small: Small, tmp_path: Path, cluster: Cluster
 ) -> None:
     jsonl = tmp_path / "dask.jsonl"
-    result = sweep(small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl,
-                   engine="dask", scheduler=cluster.address)  # fmt: skip
+    result = sweep(
+        small.model_path,
+        str(small.npy),
+        RadiusQuery(3),
+        jsonl=jsonl,
+        engine="dask",
+        scheduler=cluster.address,
+    )
     assert result.ran == 48
     local = tmp_path / "local.jsonl"
     sweep(small.model_path, str(small.npy), RadiusQuery(3), jsonl=local, workers=2)
@@ -79,9 +102,25 @@ def test_killing_a_dask_worker_loses_nothing(
     small: Small, tmp_path: Path, cluster: Cluster
 ) -> None:
     jsonl = tmp_path / "dask.jsonl"
-    command = [sys.executable, "-m", "bnnc", "robustness", str(small.model_path), "--data",
-               str(small.npy), "--images", "0:24", "--max-flips", "3", "--engine", "dask",
-               "--scheduler", cluster.address, "--jsonl", str(jsonl)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "bnnc",
+        "robustness",
+        str(small.model_path),
+        "--data",
+        str(small.npy),
+        "--images",
+        "0:24",
+        "--max-flips",
+        "3",
+        "--engine",
+        "dask",
+        "--scheduler",
+        cluster.address,
+        "--jsonl",
+        str(jsonl),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         _wait_for_records(jsonl, 4, process)

@@ -21,7 +21,9 @@ runner = CliRunner()
 
 def test_records_agree_with_brute_force(small: Small, tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
-    result = sweep(small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl, engine="inprocess")
+    result = sweep(
+        small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl, engine="inprocess"
+    )
     labels = bnnc.predict(small.model, small.inputs)
     rows = np.load(small.npy).astype(bool)
     assert [r["index"] for r in result.records] == list(range(len(rows)))
@@ -33,7 +35,10 @@ def test_records_agree_with_brute_force(small: Small, tmp_path: Path) -> None:
         assert record["label"] == label and record["truth"] is None
         if nearest > 3:
             assert (record["result"], record["radius"], record["counterexample"]) == (
-                "robust", 3, None)  # fmt: skip
+                "robust",
+                3,
+                None,
+            )
         else:
             assert (record["result"], record["radius"]) == ("radius", nearest - 1)
             example = row.copy()
@@ -54,14 +59,20 @@ def test_local_pool_gives_the_in_process_records(small: Small, tmp_path: Path) -
 
 def test_resume_runs_only_what_is_missing(small: Small, tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
-    first = sweep(small.model_path, str(small.npy), RadiusQuery(3), images="0:20,30",
-                  jsonl=jsonl, engine="inprocess")  # fmt: skip
+    first = sweep(
+        small.model_path,
+        str(small.npy),
+        RadiusQuery(3),
+        images="0:20,30",
+        jsonl=jsonl,
+        engine="inprocess",
+    )
     assert (first.skipped, first.ran) == (0, 21)
-    second = sweep(small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl,
-                   engine="inprocess")  # fmt: skip
+    second = sweep(
+        small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl, engine="inprocess"
+    )
     assert (second.skipped, second.ran) == (21, 27)
-    third = sweep(small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl,
-                  engine="inprocess")  # fmt: skip
+    third = sweep(small.model_path, str(small.npy), RadiusQuery(3), jsonl=jsonl, engine="inprocess")
     assert (third.skipped, third.ran) == (48, 0)
     assert sorted(records(jsonl)) == list(range(48))
     # Another K is another sweep: refused, the file untouched.
@@ -73,14 +84,26 @@ def test_resume_runs_only_what_is_missing(small: Small, tmp_path: Path) -> None:
 
 def test_a_partial_last_line_is_ignored_and_cut(small: Small, tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
-    sweep(small.model_path, str(small.npy), RadiusQuery(2), images="0:5", jsonl=jsonl,
-          engine="inprocess")  # fmt: skip
+    sweep(
+        small.model_path,
+        str(small.npy),
+        RadiusQuery(2),
+        images="0:5",
+        jsonl=jsonl,
+        engine="inprocess",
+    )
     whole = jsonl.read_bytes()
     jsonl.write_bytes(whole[: -len(whole.splitlines()[-1]) // 2 - 1])  # cut the last line
     loaded = read_jsonl(jsonl)
     assert loaded.partial and len(loaded.records) == 4
-    again = sweep(small.model_path, str(small.npy), RadiusQuery(2), images="0:5",
-                  jsonl=jsonl, engine="inprocess")  # fmt: skip
+    again = sweep(
+        small.model_path,
+        str(small.npy),
+        RadiusQuery(2),
+        images="0:5",
+        jsonl=jsonl,
+        engine="inprocess",
+    )
     assert (again.skipped, again.ran) == (4, 1)
     assert jsonl.read_text().count("\n") == 6 and sorted(records(jsonl)) == list(range(5))
 
@@ -88,8 +111,14 @@ def test_a_partial_last_line_is_ignored_and_cut(small: Small, tmp_path: Path) ->
 def test_curve_counts_unknowns_apart() -> None:
     def record(result: str, radius: int, flips: int | None, correct: bool | None) -> dict:
         example = None if flips is None else list(range(flips))
-        return {"result": result, "status": result, "radius": radius, "max_flips": 4,
-                "counterexample": example, "correct": correct}  # fmt: skip
+        return {
+            "result": result,
+            "status": result,
+            "radius": radius,
+            "max_flips": 4,
+            "counterexample": example,
+            "correct": correct,
+        }
 
     items = [
         record("robust", 4, None, True),
@@ -104,8 +133,18 @@ def test_curve_counts_unknowns_apart() -> None:
 
 def test_command_line_sweep_outputs_and_from_jsonl(small: Small, tmp_path: Path) -> None:
     jsonl, csv, plot, png = (tmp_path / f"r.{x}" for x in ("jsonl", "csv", "plot.png", "png"))
-    args = ["robustness", str(small.model_path), "--data", str(small.npy), "--max-flips", "3",
-            "--engine", "inprocess", "--jsonl", str(jsonl)]  # fmt: skip
+    args = [
+        "robustness",
+        str(small.model_path),
+        "--data",
+        str(small.npy),
+        "--max-flips",
+        "3",
+        "--engine",
+        "inprocess",
+        "--jsonl",
+        str(jsonl),
+    ]
     out = runner.invoke(app, [*args, "--csv", str(csv), "--plot", str(plot), "--png", str(png)])
     assert out.exit_code == 0, out.output
     assert "certified robust" in out.stdout
@@ -139,8 +178,20 @@ def test_bad_sweep_options_are_one_line(
     small: Small, tmp_path: Path, extra: list[str], message: str
 ) -> None:
     jsonl = tmp_path / "r.jsonl"
-    out = runner.invoke(app, ["robustness", str(small.model_path), "--data", str(small.npy),
-                              "--max-flips", "2", "--jsonl", str(jsonl), *extra])  # fmt: skip
+    out = runner.invoke(
+        app,
+        [
+            "robustness",
+            str(small.model_path),
+            "--data",
+            str(small.npy),
+            "--max-flips",
+            "2",
+            "--jsonl",
+            str(jsonl),
+            *extra,
+        ],
+    )
     assert out.exit_code == 2, out.output
     lines = out.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("bnnc: usage error: ") and message in lines[0]
@@ -148,6 +199,17 @@ def test_bad_sweep_options_are_one_line(
 
 
 def test_sweep_options_need_a_sweep(small: Small) -> None:
-    out = runner.invoke(app, ["robustness", str(small.model_path), "--near", "0" * 10,
-                              "--max-flips", "1", "--csv", "x.csv"])  # fmt: skip
+    out = runner.invoke(
+        app,
+        [
+            "robustness",
+            str(small.model_path),
+            "--near",
+            "0" * 10,
+            "--max-flips",
+            "1",
+            "--csv",
+            "x.csv",
+        ],
+    )
     assert out.exit_code == 2 and "--csv: for sweeps only" in out.stderr
