@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models" / "qonnx-tfc-w1a1.onnx"
 BIN = Path(sys.executable).parent
-RUN_FIELDS = ("seconds", "worker")
+RUN_FIELDS = ("seconds", "cpu_seconds", "worker")
 
 
 def bnnc(*args: str, env: dict[str, str]) -> tuple[float, str]:
@@ -111,6 +111,9 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=10.0, help="--timeout per image")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "sweep")
     parser.add_argument("--skip-single", action="store_true", help="no 1-worker run")
+    parser.add_argument("--deep-k", type=int, default=16, help="K of the deeper sample")
+    parser.add_argument("--deep-images", default="0:20", help="images of the deeper sample")
+    parser.add_argument("--deep-cap", type=float, default=30.0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, BNNC_DATA=str(SHARED / "data"))
@@ -134,6 +137,7 @@ def main() -> None:
                 "queries": len(got),
                 "queries_per_second": round(len(got) / seconds, 3),
                 "task_seconds_total": round(sum(r["seconds"] for r in got.values()), 2),
+                "task_cpu_seconds_total": round(sum(r["cpu_seconds"] for r in got.values()), 2),
                 "load": os.getloadavg()[0],
             }
             print(name, runs[name], flush=True)
@@ -158,19 +162,44 @@ def main() -> None:
             results["dask_overhead"] = overhead(folder, cluster.address, env)
         finally:
             cluster.close()
+        # A deeper sample for the plan of a K <= 32 sweep: how the cost grows with K.
+        deep = [
+            "robustness", str(MODEL), "--data", "mnist", "--images", args.deep_images,
+            "--max-flips", str(args.deep_k), "--timeout", str(args.deep_cap), "--workers", "2",
+        ]  # fmt: skip
+        wall, _ = bnnc(*deep, "--jsonl", str(folder / "deep.jsonl"), env=env)
+        got = records(folder / "deep.jsonl")
+        cpu = [r["cpu_seconds"] for r in got.values()]
+        results["deep"] = {
+            "images": args.deep_images, "max_flips": args.deep_k, "cap": args.deep_cap,
+            "wall_seconds": round(wall, 2),
+            "cpu_seconds_median": round(statistics.median(cpu), 3),
+            "cpu_seconds_mean": round(statistics.mean(cpu), 3),
+            "statuses": _count(r["status"] for r in got.values()),
+            "radii": sorted(r["radius"] for r in got.values()),
+        }  # fmt: skip
+        print("deep", results["deep"], flush=True)
         results["runs"] = runs
-    seconds = [r["seconds"] for r in local.values()]
-    results["per_query_seconds"] = {
-        "median": round(statistics.median(seconds), 3),
-        "p90": round(float(np.percentile(seconds, 90)), 3),
-        "max": round(max(seconds), 3),
-    }
-    statuses: dict[str, int] = {}
-    for r in local.values():
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    results["statuses"] = statuses
+    for key in ("seconds", "cpu_seconds"):
+        values = [r[key] for r in local.values()]
+        results[f"per_query_{key}"] = {
+            "median": round(statistics.median(values), 3),
+            "mean": round(statistics.mean(values), 3),
+            "p90": round(float(np.percentile(values, 90)), 3),
+            "max": round(max(values), 3),
+        }
+    results["statuses"] = _count(r["status"] for r in local.values())
+    results["methods"] = _count(r["method"] for r in local.values())
+    results["load_after"] = os.getloadavg()[0]
     (args.out / "sweep.json").write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
+
+
+def _count(items: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def overhead(folder: Path, address: str, env: dict[str, str]) -> dict[str, Any]:

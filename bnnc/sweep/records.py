@@ -231,7 +231,7 @@ def summary_json(records: Sequence[Mapping[str, Any]], max_flips: int) -> dict[s
 CSV_FIELDS = (
     "index", "truth", "label", "correct", "status", "result", "radius", "max_flips",
     "counterexample_flips", "counterexample_label", "counterexample", "method", "seconds",
-    "worker",
+    "cpu_seconds", "worker",
 )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import resource
 import socket
 import tempfile
 import time
@@ -27,7 +28,7 @@ from numpy.typing import NDArray
 
 import bnnc.api as bnnc
 
-RUN_FIELDS = ("seconds", "worker")
+RUN_FIELDS = ("seconds", "cpu_seconds", "worker")
 """Record fields that say how a task ran, not what it found: left out when records of two
 runs are compared."""
 
@@ -112,7 +113,7 @@ def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
     delay = os.environ.get(DELAY_ENV)
     if delay:
         time.sleep(float(delay))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _cpu_seconds()
     model = model_of(ref)
     centre = task.input_bits(model.n_inputs)
     query = task.query
@@ -126,7 +127,16 @@ def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
         time_limit=query.time_limit,
         strategy=query.strategy,
     )
-    return record_of(model, task, result, centre, time.perf_counter() - began)
+    record = record_of(model, task, result, centre, time.perf_counter() - began)
+    record["cpu_seconds"] = round(_cpu_seconds() - cpu, 4)
+    return record
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (solvers stopped at a deadline
+    run in children): what a task costs whatever else the machine runs."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def methods(result: bnnc.Robustness) -> str:
