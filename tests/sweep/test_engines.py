@@ -132,3 +132,36 @@ def test_killing_a_dask_worker_loses_nothing(
             process.wait()
     assert process.returncode == 0, err
     assert stripped(records(jsonl)) == _reference(small, tmp_path, "0:24")
+
+
+def _pool_workers(pid: int) -> list[int]:
+    """The local pool's worker processes: children of the sweep started by spawn (not
+    multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    workers = []
+    for child in map(int, children):
+        command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+        if b"spawn_main" in command:
+            workers.append(child)
+    return workers
+
+
+def test_killing_a_local_worker_loses_nothing(small: Small, tmp_path: Path) -> None:
+    jsonl = tmp_path / "r.jsonl"
+    command = [str(BIN / "bnnc"), "robustness", str(small.model_path), "--data",
+               str(small.npy), "--images", "0:24", "--max-flips", "3", "--workers", "2",
+               "--jsonl", str(jsonl)]  # fmt: skip
+    env = dict(os.environ, **{DELAY: "0.1"})
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _wait_for_records(jsonl, 4, process)
+        workers = _pool_workers(process.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGKILL)  # the pool breaks; a new one runs what is left
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert stripped(records(jsonl)) == _reference(small, tmp_path, "0:24")
