@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 import bnnc.api as bnnc
+from bnnc.ir.ilp import IlpModel
 
 RUN_FIELDS = ("seconds", "cpu_seconds", "worker")
 """Record fields that say how a task ran, not what it found: left out when records of two
@@ -82,6 +83,7 @@ def make_task(index: int, bits: NDArray[np.bool_], truth: int, query: RadiusQuer
 
 
 _MODELS: dict[str, bnnc.Model] = {}
+_ILPS: dict[tuple[str, str], IlpModel] = {}  # (digest, encoding) → the ILP stage
 
 
 def model_of(ref: ModelRef) -> bnnc.Model:
@@ -117,6 +119,11 @@ def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
     model = model_of(ref)
     centre = task.input_bits(model.n_inputs)
     query = task.query
+    ilp = _ILPS.get((ref.digest, query.encoding))
+    if ilp is None:  # lowered once per worker, shared by its tasks (as by every radius)
+        ilp = bnnc.compile(model, query.encoding, until="ilp").ilp
+        assert ilp is not None
+        _ILPS[ref.digest, query.encoding] = ilp
     result = bnnc.robustness(
         model,
         centre,
@@ -126,6 +133,7 @@ def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
         method=query.method,
         time_limit=query.time_limit,
         strategy=query.strategy,
+        ilp=ilp,
     )
     record = record_of(model, task, result, centre, time.perf_counter() - began)
     record["cpu_seconds"] = round(_cpu_seconds() - cpu, 4)
