@@ -64,8 +64,7 @@ def main() -> None:
         raise SystemExit(f"{MODEL} is missing (../shared/models)")
     model, bits, _, _ = inputs("tfc", args.images)
     labels = bnnc.predict(model, bits)
-    info = machine_info()
-    info["load_1min_at_start"] = os.getloadavg()[0]
+    started, load = time.time(), os.getloadavg()[0]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         run([BNNC, str(MODEL), "--near", "0" * 784, "--max-flips", "1", "--check-sat", "--json"])
@@ -81,7 +80,7 @@ def main() -> None:
                 row["method"] = answer.get("method")
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    info["load_1min_now"] = os.getloadavg()[0]
+    info = machine_info(started, load)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "robustness-shell.json").write_text(json.dumps({"machine": info, "rows": rows}))
     lines = [

@@ -152,7 +152,7 @@ reach of the pattern search; the solver needed 42 s), where the search on the wh
 missed it with 10 times the budget on seed 0."""
 
 PATTERN_SEARCH = 0.3
-"""Seconds ``auto`` gives the pattern search (:mod:`bnnc.engines.pattern_search`) after a
+"""CPU seconds ``auto`` gives the pattern search (:mod:`bnnc.engines.pattern_search`) after a
 tabulation that did not rule the query out: on TFC-w1a1 at 8 flips it finds a counterexample
 in 0.04–0.17 s where there is one."""
 
@@ -308,10 +308,7 @@ def _before_the_solver(
         validate_inputs(model, query, found.witness[None, :], what="witness")
         why = f"{reason}; the witness search on the network specialised to the region"
         return SatResult(query, True, found.witness.copy(), method="search", reason=why)
-    left = _remaining(deadline)
-    point = pattern_search(
-        ilp, table, query, PATTERN_SEARCH if left is None else min(PATTERN_SEARCH, left)
-    )
+    point = pattern_search(ilp, table, query, PATTERN_SEARCH, deadline)
     if point is not None:
         validate_inputs(model, query, point[None, :], what="witness")
         why = f"{reason}; the first layer's free neurons steered to a pattern that answers"
