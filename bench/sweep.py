@@ -114,7 +114,11 @@ def main() -> None:
     parser.add_argument("--deep-k", type=int, default=16, help="K of the deeper sample")
     parser.add_argument("--deep-images", default="0:20", help="images of the deeper sample")
     parser.add_argument("--deep-cap", type=float, default=30.0)
+    parser.add_argument("--render", action="store_true", help="only sweep.md from sweep.json")
     args = parser.parse_args()
+    if args.render:
+        render(args.out)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, BNNC_DATA=str(SHARED / "data"))
     common = ["robustness", str(MODEL), "--data", "mnist", "--images", args.images,
@@ -193,6 +197,34 @@ def main() -> None:
     results["load_after"] = os.getloadavg()[0]
     (args.out / "sweep.json").write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results, indent=1))
+    render(args.out)
+
+
+def render(out: Path) -> None:
+    """sweep.md from sweep.json (and first-run.json, the first run's figures, if there)."""
+    results = json.loads((out / "sweep.json").read_text())
+    first = out / "first-run.json"
+    runs = dict(json.loads(first.read_text())["runs"]) if first.exists() else {}
+    runs.update(results["runs"])
+    lines = [
+        f"# Robustness sweeps: {results['model']}, MNIST test images {results['images']}, "
+        f"K = {results['max_flips']}, {results['cap']:g} s cap",
+        "",
+        "From the shell (`bnnc robustness MODEL --data mnist …`), interpreter start included, "
+        f"on {results['cpus']} cores shared with other jobs (load average in the table).",
+        "",
+        "| run | wall s | queries/s | task CPU s | load | records equal to local-2 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, run in runs.items():
+        cpu = run.get("task_cpu_seconds_total", "-")
+        equal = run.get("records_equal_to_local", "")
+        lines.append(
+            f"| {name} | {run['wall_seconds']} | {run['queries_per_second']} | {cpu} | "
+            f"{run['load']:.1f} | {equal} |"
+        )
+    lines += ["", "```json", json.dumps(results, indent=1), "```", ""]
+    (out / "sweep.md").write_text("\n".join(lines))
 
 
 def _count(items: Any) -> dict[str, int]:
