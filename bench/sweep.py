@@ -204,8 +204,10 @@ def render(out: Path) -> None:
     """sweep.md from sweep.json (and first-run.json, the first run's figures, if there)."""
     results = json.loads((out / "sweep.json").read_text())
     first = out / "first-run.json"
-    runs = dict(json.loads(first.read_text())["runs"]) if first.exists() else {}
-    runs.update(results["runs"])
+    runs = {}
+    if first.exists():  # the first run: no CPU times yet, 1 worker measured
+        runs = {f"run 1, {k}": v for k, v in json.loads(first.read_text())["runs"].items()}
+    runs.update({f"run 2, {k}": v for k, v in results["runs"].items()})
     lines = [
         f"# Robustness sweeps: {results['model']}, MNIST test images {results['images']}, "
         f"K = {results['max_flips']}, {results['cap']:g} s cap",
@@ -213,7 +215,7 @@ def render(out: Path) -> None:
         "From the shell (`bnnc robustness MODEL --data mnist …`), interpreter start included, "
         f"on {results['cpus']} cores shared with other jobs (load average in the table).",
         "",
-        "| run | wall s | queries/s | task CPU s | load | records equal to local-2 |",
+        "| run | wall s | queries/s | task CPU s | load | records equal to the local pool's |",
         "|---|---|---|---|---|---|",
     ]
     for name, run in runs.items():
