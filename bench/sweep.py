@@ -158,11 +158,21 @@ def main() -> None:
         cluster = Cluster(folder)
         try:
             dask = measure("dask-2", "--engine", "dask", "--scheduler", cluster.address)
+            (args.out / "dask-2.jsonl").write_text((folder / "dask-2.jsonl").read_text())
             a, b = stripped(local), stripped(dask)
             differ = sorted(i for i in a if a[i] != b.get(i))
             fields = sorted({k for i in differ for k in a[i] if a[i][k] != b[i].get(k)})
             runs["dask-2"]["records_equal_to_local"] = len(a) - len(differ)
             runs["dask-2"]["differing"] = {"images": differ, "fields": fields}
+            # Why: a time limit on one side (unknown), or the same answer with another
+            # counterexample; both decided with different radii would be a bug.
+            capped = [i for i in differ if "unknown" in (a[i]["result"], b[i]["result"])]
+            other = [i for i in differ if i not in capped and a[i]["radius"] == b[i]["radius"]]
+            runs["dask-2"]["differing"]["unknown_on_one_side"] = capped
+            runs["dask-2"]["differing"]["same_radius_other_counterexample"] = other
+            runs["dask-2"]["differing"]["decided_differently"] = sorted(
+                set(differ) - set(capped) - set(other)
+            )
             results["dask_overhead"] = overhead(folder, cluster.address, env)
         finally:
             cluster.close()
