@@ -148,8 +148,19 @@ def run_sweep(
 
     bnnc.check_outputs(options.csv, options.plot, options.png)
     if options.from_jsonl is not None:
-        if options.data is not None or model_path is not None:
-            raise usage("--from-jsonl reads records only: no MODEL, no --data")
+        running = [
+            flag
+            for flag, value in (
+                ("MODEL", model_path), ("--data", options.data), ("--images", options.images),
+                ("--jsonl", options.jsonl), ("--workers", options.workers),
+                ("--scheduler", options.scheduler), ("--timeout", timeout),
+            )
+            if value is not None
+        ]  # fmt: skip
+        if options.engine != "local":
+            running.append("--engine")
+        if running:
+            raise usage(f"--from-jsonl reads records only: no {', '.join(running)}")
         loaded = read_jsonl(options.from_jsonl)
         if loaded.header is None:
             raise usage(f"{options.from_jsonl}: no sweep header: not a sweep's JSONL file")

@@ -30,6 +30,8 @@ from bnnc.errors import OutputError, UsageError
 from bnnc.training.data import DataError
 
 FORMAT = 1
+HEADER_FIELDS = ("model", "data", "binarisation", "max_flips", "input_shape")
+RECORD_FIELDS = ("status", "result", "radius", "max_flips", "counterexample", "correct", "input")
 # What must match for a JSONL file to be resumed by another run.
 SAME_SWEEP = ("model_sha256", "data", "binarisation", "max_flips")
 
@@ -67,8 +69,15 @@ def read_jsonl(path: str | Path) -> Loaded:
         if not isinstance(item, dict):
             raise DataError(f"line {number} is not a JSON object", where=str(file))
         if "sweep" in item:
+            missing = [key for key in HEADER_FIELDS if key not in item]
+            if missing or not isinstance(item.get("max_flips"), int):
+                what = f"without {missing[0]}" if missing else "with a max_flips not a number"
+                raise DataError(f"line {number}: a sweep header {what}", where=str(file))
             header = header or item
         elif isinstance(item.get("index"), int):
+            missing = [key for key in RECORD_FIELDS if key not in item]
+            if missing:
+                raise DataError(f"line {number}: a record without {missing[0]}", where=str(file))
             if item["index"] in seen:
                 duplicates += 1
                 continue

@@ -198,6 +198,18 @@ def test_bad_sweep_options_are_one_line(
     assert not jsonl.exists()
 
 
+def test_from_jsonl_takes_no_sweep_options(tmp_path: Path) -> None:
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text('{"sweep": 1, "max_flips": 2}\n')
+    out = runner.invoke(app, ["robustness", "--from-jsonl", str(jsonl), "--images", "0:3"])
+    assert out.exit_code == 2 and "reads records only: no --images" in out.stderr
+    out = runner.invoke(app, ["robustness", "--from-jsonl", str(jsonl)])
+    assert (
+        out.exit_code == 3
+        and out.stderr == f"bnnc: error: {jsonl}: line 1: a sweep header without model\n"
+    )
+
+
 def test_sweep_options_need_a_sweep(small: Small) -> None:
     out = runner.invoke(
         app,
