@@ -219,7 +219,13 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
     gain = alpha * per_term
     n_active = np.count_nonzero(rows, axis=1)
     exact = exact_in_every_order(alpha, per_term, offset, n_active)
-    bound = None if exact.all() else rounding_bound(gain, offset, n_active, rows.shape[1])
+    # Per row: a row whose every partial sum is exact has no rounding error at all (bound 0),
+    # so pairs of such rows compare exactly whatever the other rows do (issue 15, item 4).
+    bound = (
+        None
+        if exact.all()
+        else np.where(exact, 0.0, rounding_bound(gain, offset, n_active, rows.shape[1]))
+    )
     start = node.output[0]
     block = Block(kind.layer, node, rows, gain, offset, bound, start)
     blocks.append(block)
