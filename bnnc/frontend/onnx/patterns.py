@@ -40,7 +40,13 @@ from bnnc.frontend.onnx.exactness import (
     rounding_bound,
     tail_values,
 )
-from bnnc.frontend.onnx.inputs import input_conditions, input_scale
+from bnnc.frontend.onnx.inputs import (
+    binarises,
+    declared_values,
+    domain_conditions,
+    input_conditions,
+    input_scale,
+)
 from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
 from bnnc.frontend.onnx.predict import Predictor
 from bnnc.frontend.onnx.readback import read_back
@@ -56,6 +62,7 @@ from bnnc.frontend.onnx.tails import (
     tail_oracle,
 )
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.domain import InputDomain
 from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
 
@@ -84,6 +91,10 @@ class _Walk:
     blocks: list[Block] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)  # width of each bits layer
     input_bits: str | None = None  # the tensor of the input bits, once found
+    domain: InputDomain | None = None  # the declared input domain (--input-domain)
+    # Under a binary declared domain: the first layer's input values (v_false, v_true) and
+    # whether the domain's values are swapped (its first value is the true bit).
+    declared: tuple[float, float, bool] | None = None
     _prefix: Engine | None = None
 
     def prefix(self, source: OnnxSource) -> Engine:
@@ -105,10 +116,11 @@ class OnnxReading:
     blocks: tuple[Block, ...]
 
 
-def read(path: Path) -> OnnxReading:
-    """Read a BNN from an ONNX file; see the package docstring for the patterns."""
+def read(path: Path, input_domain: InputDomain | None = None) -> OnnxReading:
+    """Read a BNN from an ONNX file; see the package docstring for the patterns.  Under a
+    declared ``input_domain`` (pm1, 01) the first linear layer may read the input unbinarised."""
     source = read_source(path)
-    walk = _Walk(kinds={source.input.name: _Raw()})
+    walk = _Walk(kinds={source.input.name: _Raw()}, domain=input_domain)
     kinds, blocks = walk.kinds, walk.blocks
     label_of: str | None = None
     for node in source.graph.node:
@@ -166,7 +178,7 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
         kind = _Bits(kind.block + 1, scale)
     if isinstance(kind, _Raw):  # the input bits: an elementwise function of the input
         walk.input_bits = a_name
-        kind = _Bits(0, input_scale(source, walk.prefix(source), node))
+        kind = _Bits(0, _input_layer_scale(source, walk, node))
         widths.append(int(np.prod(source.input_shape)))
     if not isinstance(kind, _Bits):
         raise source.error("a linear layer reads a tensor bnnc has not classified", node)
@@ -219,17 +231,58 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
     gain = alpha * per_term
     n_active = np.count_nonzero(rows, axis=1)
     exact = exact_in_every_order(alpha, per_term, offset, n_active)
+    gemm_offset = offset
+    if kind.layer == 0 and walk.declared is not None and sum(walk.declared[:2]) != 0:
+        # Inputs v_false/v_true = mid ∓ half: ⟨c·s, v⟩ = c·half·t + c·mid·Σs for the ±1 sum t.
+        v_false, v_true, _ = walk.declared
+        mid = (v_false + v_true) / 2
+        offset = gemm_offset + alpha * magnitude.astype(np.float64) * mid * rows.sum(axis=1)
+        largest = max(abs(v_false), abs(v_true)) * magnitude.astype(np.float64)
+        # The products are c·v_false and c·v_true: with one of them 0 (01 inputs) the partial
+        # sums lie on the grid of the other, as for ±a inputs; otherwise they are bounded.
+        exact = (
+            exact_in_every_order(alpha, largest, gemm_offset, n_active)
+            if min(abs(v_false), abs(v_true)) == 0
+            else np.zeros(n_out, dtype=bool)
+        )
+        bound_gain = alpha * largest
+    else:
+        bound_gain = gain
     # Per row: a row whose every partial sum is exact has no rounding error at all (bound 0),
     # so pairs of such rows compare exactly whatever the other rows do (issue 15, item 4).
     bound = (
         None
         if exact.all()
-        else np.where(exact, 0.0, rounding_bound(gain, offset, n_active, rows.shape[1]))
+        else np.where(exact, 0.0, rounding_bound(bound_gain, gemm_offset, n_active, rows.shape[1]))
     )
     start = node.output[0]
     block = Block(kind.layer, node, rows, gain, offset, bound, start)
     blocks.append(block)
     kinds[node.output[0]] = _Tail(len(blocks) - 1)
+
+
+def _input_layer_scale(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> float:
+    """The first layer's input scale a (inputs ±a), or under a binary declared domain half
+    the distance between the two values the layer reads (recorded in ``walk.declared``)."""
+    engine = walk.prefix(source)
+    domain = walk.domain
+    if domain is None or not domain.binary:
+        if domain is not None and not binarises(source, engine):
+            raise source.error(
+                f"with --input-domain {domain} this first layer reads the input values "
+                "themselves; bnnc compiles such a layer only for binary inputs "
+                "(--input-domain pm1 or 01)",
+                node,
+            )
+        return input_scale(source, engine, node)
+    if binarises(source, engine):
+        warn(
+            f"{source.path}: --input-domain {domain} is redundant: the graph binarises its "
+            "input itself (bnnc checks that the two domain values give the two bits)"
+        )
+    v_false, v_true, swapped = declared_values(source, engine, node, domain)
+    walk.declared = (v_false, v_true, swapped)
+    return (v_true - v_false) / 2
 
 
 def _tail_scale(source: OnnxSource, block: Block, consumer: onnx.NodeProto) -> float:
@@ -303,7 +356,12 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         )
     if walk.input_bits is None:
         raise source.error("the input is never binarised")
-    conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
+    if walk.declared is not None and walk.domain is not None:
+        conditions, on_values, off_values = domain_conditions(
+            source, walk.domain, walk.declared[2]
+        )
+    else:
+        conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
     onnx_model, custom = source.model, source.custom
     run_model = Predictor(
         input_name=source.input.name,
@@ -328,6 +386,7 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         # the model then carries a plain value rather than the reader's state (package
         # docstring, "The trained form").
         trained_form=read_back(source, blocks, binarised_output),
+        input_domain=walk.domain,
     )
     model.verify()
     return model
