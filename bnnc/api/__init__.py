@@ -135,9 +135,7 @@ __all__ = [
 ]
 
 
-def load(
-    path: str | Path, *, cache: bool | None = None, input_domain: str | None = None
-) -> Model:
+def load(path: str | Path, *, cache: bool | None = None, input_domain: str | None = None) -> Model:
     """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else).
 
     An ONNX file read before comes from bnnc's cache in the user's cache directory

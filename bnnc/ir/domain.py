@@ -65,9 +65,7 @@ def parse_input_domain(text: str | InputDomain | None) -> InputDomain | None:
         return InputDomain(kind)
     match = _INT.fullmatch(value)
     if match is None:
-        raise UsageError(
-            f"input_domain: {text!r} is not {DOMAIN_SYNTAX}", parameter="input_domain"
-        )
+        raise UsageError(f"input_domain: {text!r} is not {DOMAIN_SYNTAX}", parameter="input_domain")
     low, high = int(match[1]), int(match[2])
     if low > high or max(abs(low), abs(high)) > _INT_LIMIT:
         raise UsageError(

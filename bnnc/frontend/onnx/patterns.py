@@ -357,9 +357,7 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
     if walk.input_bits is None:
         raise source.error("the input is never binarised")
     if walk.declared is not None and walk.domain is not None:
-        conditions, on_values, off_values = domain_conditions(
-            source, walk.domain, walk.declared[2]
-        )
+        conditions, on_values, off_values = domain_conditions(source, walk.domain, walk.declared[2])
     else:
         conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
     onnx_model, custom = source.model, source.custom
