@@ -40,6 +40,7 @@ from bnnc.api.training import (
     retrain,
     train,
 )
+from bnnc.api.vnnlib import VnnResult, format_vnnlib_result, vnnlib
 from bnnc.backend.dimacs import DimacsOptions, Projection, format_dimacs
 from bnnc.backend.dimacs import variable_map as _variable_map
 from bnnc.backend.dimacs import write_dimacs as _write_dimacs
@@ -99,6 +100,7 @@ __all__ = [
     "SatResult",
     "TrainProgress",
     "TrainRun",
+    "VnnResult",
     "check_outputs",
     "check_sat",
     "checked_by_framework",
@@ -108,6 +110,7 @@ __all__ = [
     "count_queries",
     "emit",
     "format_retrain_table",
+    "format_vnnlib_result",
     "infer",
     "load",
     "load_dataset",
@@ -129,6 +132,7 @@ __all__ = [
     "train",
     "validate_samples",
     "variable_map",
+    "vnnlib",
     "write_dimacs",
     "write_file",
     "write_variable_map",

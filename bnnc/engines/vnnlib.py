@@ -24,6 +24,7 @@ returned.
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from dataclasses import dataclass
@@ -58,23 +59,79 @@ class VnnResult:
     seconds: float = 0.0
 
 
+Bands = tuple[NDArray[np.float64], NDArray[np.float64]]
+
+
 def decide_vnnlib(
     model: BnnModel,
     prop: VnnProperty,
     *,
     timeout: float | None = None,
     encoding: str = "auto",
+    bands: Bands | None = None,
 ) -> VnnResult:
+    """Decide ``prop`` on ``model``.  ``bands``: per reachable sum (rows −n′ + 2m) and class,
+    the lowest and highest score the model's float32 arithmetic gives in any summation order
+    (``bnnc.frontend.onnx.exactness.score_bands``); without them the scores are taken as exact.
+
+    An atom that some reachable sums leave undecided (its truth depends on the summation
+    order) is first read as false: a counterexample found then is one in every order.  If
+    there is none, the atom is read as true: no counterexample then means none in any order;
+    one is kept only if the model itself (onnxruntime's order) confirms it, else ``unknown``.
+    """
     start = time.perf_counter()
     predictor = _check_shapes(model, prop)
-    self_check(model, prop)
-    region, on_box = _box_region(model, prop, predictor)
+    table = _OutputTable(model, bands)
+    self_check(model, prop, table)
+    region, (_, bit_at_hi) = _box_region(model, prop, predictor)
     if region is None:
         return VnnResult("unsat", "the box contains no input of the model's domain")
-    table = _OutputTable(model)
-    augmented, literals = _augment(model, prop, table)
-    compiled = compile_model(augmented, encoding, region=region)
-    formula = compiled.formula
+    undecided = table.undecided(prop)
+    for optimistic in (False, True) if undecided else (False,):
+        remaining = None if timeout is None else timeout - (time.perf_counter() - start)
+        if remaining is not None and remaining <= 0:
+            return VnnResult("timeout", "the time ran out while compiling")
+        answer, bits = _solve(model, prop, table, region, encoding, optimistic, remaining)
+        seconds = time.perf_counter() - start
+        how = "CaDiCaL on the specialised formula" + (
+            ", order-dependent atoms read as true" if optimistic else ""
+        )
+        if answer == Answer.UNKNOWN:
+            return VnnResult("timeout", "the solver ran out of time", seconds=seconds)
+        if answer == Answer.UNSAT:
+            if optimistic or not undecided:
+                return VnnResult("unsat", how, seconds=seconds)
+            continue
+        assert bits is not None
+        x = _input_for(model, prop, predictor, bits, bit_at_hi)
+        y = run_model(predictor, x)
+        if _confirmed(prop, x, y):
+            return VnnResult("sat", how, x, y, seconds)
+        if not optimistic:
+            raise InternalError(
+                "the counterexample bnnc found does not satisfy the property when the model "
+                "runs it; please report this"
+            )
+        return VnnResult(
+            "unknown",
+            "the only candidates bnnc found satisfy the property in some float summation "
+            "orders but not in onnxruntime's",
+            seconds=seconds,
+        )
+    raise InternalError("unreachable: the optimistic pass always answers")
+
+
+def _solve(
+    model: BnnModel,
+    prop: VnnProperty,
+    table: _OutputTable,
+    region: Region,
+    encoding: str,
+    optimistic: bool,
+    time_limit: float | None,
+) -> tuple[Answer, NDArray[np.bool_] | None]:
+    augmented, literals = _augment(model, prop, table, optimistic)
+    formula = compile_model(augmented, encoding, region=region).formula
     clauses: list[list[int]] = [list(c) for c in formula.clauses]
     clauses += [
         [formula.layout.input_var(bit) * (1 if region.fixed[bit] == 1 else -1)]
@@ -87,11 +144,11 @@ def decide_vnnlib(
         top += 1
         disjunct_vars.append(top)
         for atom in conj:
-            for clause in table.atom_clauses(atom):
+            for clause in table.atom_clauses(atom, optimistic):
                 lits = [-top]
                 satisfied = False
-                for sign, (cls, threshold) in clause:
-                    value = value_of[(cls, threshold)]
+                for sign, literal in clause:
+                    value = value_of[literal]
                     if isinstance(value, bool):
                         satisfied |= value == sign
                     else:
@@ -99,25 +156,11 @@ def decide_vnnlib(
                 if not satisfied:
                     clauses.append(lits)
     clauses.append(disjunct_vars)  # empty when there is no disjunct: unsatisfiable
-    remaining = None if timeout is None else timeout - (time.perf_counter() - start)
-    if remaining is not None and remaining <= 0:
-        return VnnResult("timeout", "the time ran out while compiling")
-    decision = CaDiCaL().decide(clauses, top, time_limit=remaining)
-    seconds = time.perf_counter() - start
-    if decision.answer == Answer.UNKNOWN:
-        return VnnResult("timeout", "the solver ran out of time", seconds=seconds)
-    if decision.answer == Answer.UNSAT:
-        return VnnResult("unsat", "CaDiCaL on the specialised formula", seconds=seconds)
+    decision = CaDiCaL().decide(clauses, top, time_limit=time_limit)
+    if decision.answer != Answer.SAT:
+        return decision.answer, None
     assert decision.values is not None
-    bits = decision.values[1 : model.n_inputs + 1]
-    x = _input_for(model, prop, predictor, bits, on_box[1])
-    y = run_model(predictor, x)
-    if not _confirmed(prop, x, y):
-        raise InternalError(
-            "the counterexample bnnc found does not satisfy the property when the model runs "
-            "it; please report this"
-        )
-    return VnnResult("sat", "CaDiCaL on the specialised formula", x, y, seconds)
+    return decision.answer, np.asarray(decision.values[1 : model.n_inputs + 1], dtype=bool)
 
 
 def prop_lower(prop: VnnProperty) -> NDArray[np.float64]:
@@ -164,8 +207,7 @@ def _check_shapes(model: BnnModel, prop: VnnProperty) -> Predictor:
         raise ModelError("VNN-LIB properties are decided on ONNX models", where=prop.path)
     if predictor.single_label:
         raise ModelError(
-            "the model outputs its label (ArgMax/TopK), not the scores Y_j a property "
-            "constrains",
+            "the model outputs its label (ArgMax/TopK), not the scores Y_j a property constrains",
             where=prop.path,
         )
     if model.output.oracle is None:
@@ -238,54 +280,90 @@ def _input_for(
 
 
 class _OutputTable:
-    """The model's scores at every reachable pre-activation of every class, as fractions."""
+    """The model's scores at every reachable pre-activation of every class: the lowest and
+    highest the model's float32 arithmetic gives (equal for exact rows), as fractions."""
 
-    def __init__(self, model: BnnModel) -> None:
+    def __init__(self, model: BnnModel, bands: Bands | None) -> None:
         self.weights = model.output.weights
         self.n_active = np.count_nonzero(self.weights, axis=1)
         width = int(self.n_active.max(initial=0))
-        sums = np.arange(-width, width + 1, dtype=np.int64)
-        grid = np.repeat(sums[:, None], model.n_classes, axis=1)
-        scores = output_scores(model.output, grid, model.arithmetic)
-        self.sums = sums
-        self.scores = np.asarray(scores, dtype=np.float64)
+        if bands is None:
+            m = np.arange(width + 1)[:, None]
+            sums = np.where(m <= self.n_active, 2 * m - self.n_active, 0).astype(np.int64)
+            scores = np.asarray(output_scores(model.output, sums, model.arithmetic), np.float64)
+            bands = (scores, scores)
+        self.low, self.high = bands
 
     def reachable(self, cls: int) -> list[int]:
         n = int(self.n_active[cls])
         return list(range(-n, n + 1, 2))
 
-    def score(self, cls: int, t: int) -> Fraction:
-        return Fraction(float(self.scores[t + int(self.sums[-1]), cls]))
+    def band(self, cls: int, t: int) -> tuple[Fraction, Fraction]:
+        row = (t + int(self.n_active[cls])) // 2
+        return Fraction(float(self.low[row, cls])), Fraction(float(self.high[row, cls]))
 
-    def atom_clauses(self, atom: Atom) -> list[list[tuple[bool, tuple[int, int]]]]:
-        """Clauses (of signed literals [t_cls ≥ threshold]) that hold iff the atom does."""
+    def cell(self, atom: Atom, sums: dict[int, int]) -> bool | None:
+        """The atom at these sums: True (False) for every score in the bands, None when it
+        depends on the summation order."""
+        least = most = Fraction(0)
+        for cls, c in atom.coefficients:
+            low, high = self.band(cls, sums[cls])
+            least += c * (low if c > 0 else high)
+            most += c * (high if c > 0 else low)
+        if (most < atom.bound) if atom.strict else (most <= atom.bound):
+            return True
+        if (least >= atom.bound) if atom.strict else (least > atom.bound):
+            return False
+        return None
+
+    def cells(self, atom: Atom) -> list[tuple[dict[int, int], bool | None]]:
+        classes = [cls for cls, _ in atom.coefficients]
+        if len(classes) > 2:
+            raise ModelError(
+                f"the output constraint {atom} involves {len(classes)} outputs; bnnc compiles "
+                "constraints over one or two outputs"
+            )
+        grids = itertools.product(*(self.reachable(cls) for cls in classes))
+        out = []
+        for sums in grids:
+            where = dict(zip(classes, sums, strict=True))
+            out.append((where, self.cell(atom, where)))
+        return out
+
+    def undecided(self, prop: VnnProperty) -> bool:
+        return any(
+            value is None
+            for conj in prop.disjuncts
+            for atom in conj
+            for _, value in self.cells(atom)
+        )
+
+    def atom_clauses(
+        self, atom: Atom, optimistic: bool
+    ) -> list[list[tuple[bool, tuple[int, int]]]]:
+        """Clauses (of signed literals [t_cls ≥ threshold]) that hold iff the atom does
+        (order-dependent cells count as ``optimistic``)."""
         terms = atom.coefficients
         if not terms:
             return [] if atom.holds([]) else [[]]
-        if len(terms) > 2:
-            raise ModelError(
-                f"the output constraint {atom} involves {len(terms)} outputs; bnnc compiles "
-                "constraints over one or two outputs"
-            )
+        truth = {
+            tuple(sorted(where.items())): optimistic if value is None else value
+            for where, value in self.cells(atom)
+        }
         first = terms[0][0]
         if len(terms) == 1:
-            good = [self._holds(atom, {first: t}) for t in self.reachable(first)]
+            good = [truth[((first, t),)] for t in self.reachable(first)]
             return _interval_clauses(first, self.reachable(first), good, [])
         second = terms[1][0]
         clauses = []
-        values = self.reachable(first)
-        for a in values:
-            good = [self._holds(atom, {first: a, second: b}) for b in self.reachable(second)]
+        for a in self.reachable(first):
+            good = [
+                truth[tuple(sorted({first: a, second: b}.items()))] for b in self.reachable(second)
+            ]
             # [t_first = a] → t_second within the good interval
             guard = [(False, (first, a)), (True, (first, a + 2))]
             clauses += _interval_clauses(second, self.reachable(second), good, guard)
         return clauses
-
-    def _holds(self, atom: Atom, sums: dict[int, int]) -> bool:
-        y = [Fraction(0)] * (max(sums) + 1)
-        for cls, t in sums.items():
-            y[cls] = self.score(cls, t)
-        return atom.holds(y)
 
 
 def _interval_clauses(
@@ -313,14 +391,14 @@ def _interval_clauses(
 
 
 def _augment(
-    model: BnnModel, prop: VnnProperty, table: _OutputTable
+    model: BnnModel, prop: VnnProperty, table: _OutputTable, optimistic: bool
 ) -> tuple[BnnModel, list[tuple[int, int]]]:
     """The model with one more layer ``vnnlib``: copies of the last layer's bits, then one
     neuron [t_cls ≥ threshold] per literal the property needs; the output reads the copies."""
     needed: set[tuple[int, int]] = set()
     for conj in prop.disjuncts:
         for atom in conj:
-            for clause in table.atom_clauses(atom):
+            for clause in table.atom_clauses(atom, optimistic):
                 needed.update(literal for _, literal in clause)
     literals = sorted(needed)
     width = model.blocks[-1].n_out if model.blocks else model.n_inputs
@@ -375,27 +453,28 @@ def _literal_values(hidden: Any, literals: list[tuple[int, int]]) -> dict[Any, i
     return {literal: found[k] for literal, k in index_of.items()}
 
 
-def self_check(model: BnnModel, prop: VnnProperty, samples: int = 8, seed: int = 0) -> None:
-    """The model's outputs equal bnnc's scores on a few inputs of the box: the property's Y
-    are the scores bnnc compiles (else a ModelError: e.g. outputs scaled after the scores)."""
+def self_check(model: BnnModel, prop: VnnProperty, table: _OutputTable, samples: int = 8) -> None:
+    """The model's outputs lie in bnnc's score bands on a few inputs of the box: the
+    property's Y are the scores bnnc compiles (else a ModelError: e.g. outputs scaled after
+    the scores)."""
     predictor = _check_shapes(model, prop)
     region, (_, bit_at_hi) = _box_region(model, prop, predictor)
     if region is None:
         return
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)
     for _ in range(samples):
         bits = np.where(region.fixed == FREE, rng.random(model.n_inputs) < 0.5, region.fixed == 1)
         x = _input_for(model, prop, predictor, bits, bit_at_hi)
         layers = hidden_activations(model, bits[None, :])
         h = np.where(layers[-1], 1, -1) if layers else np.where(bits, 1, -1)[None, :]
-        pre = h @ model.output.weights.T.astype(np.int64)
-        ours = np.asarray(output_scores(model.output, pre, model.arithmetic))[0]
+        sums = (h @ model.output.weights.T.astype(np.int64))[0]
         theirs = run_model(predictor, x)
-        if not np.array_equal(ours.astype(np.float32), theirs.astype(np.float32)):
-            raise ModelError(
-                "the model's outputs are not the scores bnnc reads from its last layer "
-                f"(e.g. {theirs[:3].tolist()} against {ours[:3].tolist()}), so a property "
-                "over them cannot be compiled exactly",
-                where=prop.path,
-            )
-
+        for cls, (t, y) in enumerate(zip(sums.tolist(), theirs.tolist(), strict=True)):
+            low, high = table.band(cls, t)
+            if not low <= Fraction(y) <= high:
+                raise ModelError(
+                    f"the model's output Y_{cls} = {y!r} is not the score bnnc reads from its "
+                    f"last layer ({float(low)!r} … {float(high)!r}), so a property over the "
+                    "outputs cannot be compiled exactly",
+                    where=prop.path,
+                )
