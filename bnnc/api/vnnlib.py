@@ -34,7 +34,7 @@ def vnnlib(
     from bnnc.frontend.onnx.patterns import read
 
     try:
-        reading = read(Path(model_path), domain)
+        reading = read(Path(model_path), domain, expand_int=True)
     except ModelError as err:
         if "--input-domain" not in err.message:
             raise

@@ -25,6 +25,7 @@ returned.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -37,7 +38,8 @@ from numpy.typing import NDArray
 from bnnc.engines.base import Answer
 from bnnc.engines.cadical import CaDiCaL
 from bnnc.errors import InternalError, ModelError
-from bnnc.frontend.onnx.predict import Predictor
+from bnnc.frontend.onnx.pixels import order_clauses
+from bnnc.frontend.onnx.predict import Predictor, UnaryPredictor
 from bnnc.frontend.vnnlib import Atom, VnnProperty
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, output_scores
 from bnnc.ir.reference import hidden_activations
@@ -137,6 +139,10 @@ def _solve(
         [formula.layout.input_var(bit) * (1 if region.fixed[bit] == 1 else -1)]
         for bit in np.flatnonzero(region.fixed != FREE).tolist()
     ]
+    predictor = model.framework_predict
+    if isinstance(predictor, UnaryPredictor):  # one assignment per integer value
+        n_elements = model.n_inputs // predictor.unary
+        clauses += order_clauses(n_elements, predictor.unary, formula.layout.input_var)
     value_of = _literal_values(formula.layout.hidden, literals)
     top = formula.num_vars
     disjunct_vars = []
@@ -216,10 +222,11 @@ def _check_shapes(model: BnnModel, prop: VnnProperty) -> Predictor:
             "property constrains",
             where=prop.path,
         )
-    if prop.n_inputs != model.n_inputs or prop.n_outputs != model.n_classes:
+    n_elements = int(np.prod(predictor.input_shape))
+    if prop.n_inputs != n_elements or prop.n_outputs != model.n_classes:
         raise ModelError(
             f"the property declares {prop.n_inputs} inputs and {prop.n_outputs} outputs; the "
-            f"model has {model.n_inputs} and {model.n_classes}",
+            f"model has {n_elements} and {model.n_classes}",
             where=prop.path,
         )
     return predictor
@@ -242,6 +249,8 @@ def _box_region(
 ) -> tuple[Region | None, tuple[NDArray[np.bool_], NDArray[np.bool_]]]:
     """The fixed and free bits of the box (None: some element has no value in it), and each
     element's bit at the box's lower and upper end."""
+    if isinstance(predictor, UnaryPredictor):
+        return _unary_region(model, prop, predictor)
     ops, t = _conditions(model)
     lo, hi = prop_lower(prop), prop_upper(prop)
     on = np.asarray(predictor.on_values, dtype=np.float64)
@@ -262,6 +271,27 @@ def _box_region(
     return Region(model.n_inputs, frozen(fixed, np.int8)), (bit_at_lo, bit_at_hi)
 
 
+def _unary_region(
+    model: BnnModel, prop: VnnProperty, predictor: UnaryPredictor
+) -> tuple[Region | None, tuple[NDArray[np.bool_], NDArray[np.bool_]]]:
+    """Integer inputs LO..HI, order-encoded: element j's integers in its box are
+    pmin..pmax, so its unary bit k (value ≥ LO + k + 1) is fixed true up to pmin, false
+    beyond pmax, free between."""
+    low, k = predictor.low, predictor.unary
+    pmin = np.array([max(low, math.ceil(v)) for v in prop.lower])
+    pmax = np.array([min(low + k, math.floor(v)) for v in prop.upper])
+    level = low + 1 + np.arange(k)
+    fixed = np.where(
+        level[None, :] <= pmin[:, None],
+        1,
+        np.where(level[None, :] > pmax[:, None], 0, FREE),
+    ).astype(np.int8)
+    unused = np.zeros(model.n_inputs, dtype=bool)
+    if (pmin > pmax).any():
+        return None, (unused, unused)
+    return Region(model.n_inputs, frozen(fixed.reshape(-1), np.int8)), (unused, unused)
+
+
 def _input_for(
     model: BnnModel,
     prop: VnnProperty,
@@ -271,6 +301,8 @@ def _input_for(
 ) -> NDArray[np.float64]:
     """Input values in the box that give ``bits`` (allowed by the box's region): under a
     binary domain the domain's values, else the box end whose bit is the wanted one."""
+    if isinstance(predictor, UnaryPredictor):
+        return np.asarray(predictor.tensor(bits), dtype=np.float64).reshape(-1)
     ops, _ = _conditions(model)
     equal = np.array(ops) == "=="
     on = np.asarray(predictor.on_values, dtype=np.float64)

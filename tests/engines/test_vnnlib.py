@@ -220,3 +220,32 @@ def test_numbers_are_exact_and_asserts_are_conjoined() -> None:
     assert prop.outputs_hold([Fraction(3, 10), Fraction(0)])
     assert not prop.outputs_hold([Fraction(1, 2), Fraction(0)])
     assert prop.outputs_hold([Fraction(1, 2), Fraction(1)])
+
+
+@pytest.mark.parametrize("name", ["int_pixels.onnx", "int_pixels_scaled.onnx"])
+def test_integer_first_layers_agree_with_brute_force(name: str) -> None:
+    """A first layer that reads integer inputs 0..3 themselves (``--input-domain int:0..3``;
+    the second graph divides them by 3, with real biases): random boxes, decided through the
+    order encoding of each element, against onnxruntime on every integer input of the box."""
+    path = DOMAINS / name
+    rng = np.random.default_rng(5)
+    answers = []
+    for trial in range(8):
+        lower = rng.integers(0, 4, size=6).astype(float) - rng.random(6) * 0.9
+        upper = lower + rng.integers(0, 3, size=6) + rng.random(6) * 0.9
+        text = property_text(
+            lower.round(3).tolist(), upper.round(3).tolist(), 3, random_outputs(rng, 3, trial)
+        )
+        prop = parse_vnnlib(text)
+        result = bnnc.vnnlib(path, _write(text), input_domain="int:0..3", time_limit=60)
+        grid = [
+            np.arange(max(0, int(np.ceil(float(lo)))), min(3, int(np.floor(float(hi)))) + 1)
+            for lo, hi in zip(prop.lower, prop.upper, strict=True)
+        ]
+        expected = "sat" if brute_force(path, prop, grid) else "unsat"
+        assert result.status == expected, trial
+        answers.append(expected)
+        if result.status == "sat":
+            _check_counterexample(path, prop, result)
+            assert result.x is not None and (result.x == np.round(result.x)).all()
+    assert set(answers) == {"sat", "unsat"}

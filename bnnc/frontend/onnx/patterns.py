@@ -48,7 +48,8 @@ from bnnc.frontend.onnx.inputs import (
     input_scale,
 )
 from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
-from bnnc.frontend.onnx.predict import Predictor
+from bnnc.frontend.onnx.pixels import PixelLayer, expand, pixel_conditions, pixel_layer
+from bnnc.frontend.onnx.predict import Predictor, UnaryPredictor
 from bnnc.frontend.onnx.readback import read_back
 from bnnc.frontend.onnx.tails import (
     BINARISERS,
@@ -65,6 +66,11 @@ from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.domain import InputDomain
 from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
+
+_PREDICTOR_FIELDS = (
+    "input_name", "input_shape", "input_dtype", "on_values", "off_values", "single_label",
+    "make_engine",
+)  # fmt: skip
 
 
 @dataclass
@@ -95,6 +101,10 @@ class _Walk:
     # Under a binary declared domain: the first layer's input values (v_false, v_true) and
     # whether the domain's values are swapped (its first value is the true bit).
     declared: tuple[float, float, bool] | None = None
+    # Under int:LO..HI with a first layer that reads the values themselves (expand_int): the
+    # order encoding of the elements (bnnc.frontend.onnx.pixels).
+    expand_int: bool = False
+    pixel: PixelLayer | None = None
     _prefix: Engine | None = None
 
     def prefix(self, source: OnnxSource) -> Engine:
@@ -116,11 +126,13 @@ class OnnxReading:
     blocks: tuple[Block, ...]
 
 
-def read(path: Path, input_domain: InputDomain | None = None) -> OnnxReading:
+def read(
+    path: Path, input_domain: InputDomain | None = None, *, expand_int: bool = False
+) -> OnnxReading:
     """Read a BNN from an ONNX file; see the package docstring for the patterns.  Under a
     declared ``input_domain`` (pm1, 01) the first linear layer may read the input unbinarised."""
     source = read_source(path)
-    walk = _Walk(kinds={source.input.name: _Raw()}, domain=input_domain)
+    walk = _Walk(kinds={source.input.name: _Raw()}, domain=input_domain, expand_int=expand_int)
     kinds, blocks = walk.kinds, walk.blocks
     label_of: str | None = None
     for node in source.graph.node:
@@ -232,6 +244,14 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
     n_active = np.count_nonzero(rows, axis=1)
     exact = exact_in_every_order(alpha, per_term, offset, n_active)
     gemm_offset = offset
+    if kind.layer == 0 and walk.pixel is not None:
+        rows, gain, offset, bound = expand(
+            walk.pixel, rows, magnitude.astype(np.float64), alpha, gemm_offset
+        )
+        block = Block(0, node, rows, gain, offset, bound, node.output[0])
+        blocks.append(block)
+        kinds[node.output[0]] = _Tail(len(blocks) - 1)
+        return
     if kind.layer == 0 and walk.declared is not None and sum(walk.declared[:2]) != 0:
         # Inputs v_false/v_true = mid ∓ half: ⟨c·s, v⟩ = c·half·t + c·mid·Σs for the ±1 sum t.
         v_false, v_true, _ = walk.declared
@@ -266,6 +286,10 @@ def _input_layer_scale(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) ->
     the distance between the two values the layer reads (recorded in ``walk.declared``)."""
     engine = walk.prefix(source)
     domain = walk.domain
+    raw_integers = domain is not None and domain.kind == "int" and walk.expand_int
+    if raw_integers and domain is not None and not binarises(source, engine):
+        walk.pixel = pixel_layer(source, engine, node, domain)
+        return walk.pixel.slope / 2
     if domain is None or not domain.binary:
         if domain is not None and not binarises(source, engine):
             raise source.error(
@@ -356,7 +380,10 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         )
     if walk.input_bits is None:
         raise source.error("the input is never binarised")
-    if walk.declared is not None and walk.domain is not None:
+    if walk.pixel is not None:
+        conditions = pixel_conditions(source, walk.pixel)
+        on_values = off_values = np.zeros(1)
+    elif walk.declared is not None and walk.domain is not None:
         conditions, on_values, off_values = domain_conditions(source, walk.domain, walk.declared[2])
     else:
         conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
@@ -371,10 +398,18 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         # Built on first use: most runs check no witness against the model.
         make_engine=lambda: Engine(onnx_model, custom=custom),
     )
+    input_shape = source.input_shape
+    if walk.pixel is not None:
+        run_model = UnaryPredictor(
+            **{f: getattr(run_model, f) for f in _PREDICTOR_FIELDS},
+            low=walk.pixel.low,
+            unary=walk.pixel.unary,
+        )
+        input_shape = (*input_shape, walk.pixel.unary)
 
     model = BnnModel(
         name=safe_name(Path(source.path).stem.replace("-", "_").replace(".", "_")),
-        input_shape=source.input_shape,
+        input_shape=input_shape,
         blocks=tuple(inner),
         output=output,
         arithmetic="float32",
@@ -383,7 +418,9 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         # Read back now, while the blocks are at hand: it takes well under a millisecond, and
         # the model then carries a plain value rather than the reader's state (package
         # docstring, "The trained form").
-        trained_form=read_back(source, blocks, binarised_output),
+        trained_form=None
+        if walk.pixel is not None
+        else read_back(source, blocks, binarised_output),
         input_domain=walk.domain,
     )
     model.verify()
