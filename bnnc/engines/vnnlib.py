@@ -83,9 +83,9 @@ def decide_vnnlib(
     """
     start = time.perf_counter()
     predictor = _check_shapes(model, prop)
-    table = _OutputTable(model, bands)
+    table = OutputTable(model, bands)
     self_check(model, prop, table)
-    region, (_, bit_at_hi) = _box_region(model, prop, predictor)
+    region, (_, bit_at_hi) = box_region(model, prop, predictor)
     if region is None:
         return VnnResult("unsat", "the box contains no input of the model's domain")
     undecided = table.undecided(prop)
@@ -123,15 +123,16 @@ def decide_vnnlib(
     raise InternalError("unreachable: the optimistic pass always answers")
 
 
-def _solve(
+def property_clauses(
     model: BnnModel,
     prop: VnnProperty,
-    table: _OutputTable,
+    table: OutputTable,
     region: Region,
     encoding: str,
     optimistic: bool,
-    time_limit: float | None,
-) -> tuple[Answer, NDArray[np.bool_] | None]:
+) -> tuple[list[list[int]], int]:
+    """The CNF of "an input of the region satisfies the property" and its number of variables;
+    the input bits are variables 1..n (the formula's layout)."""
     augmented, literals = _augment(model, prop, table, optimistic)
     formula = compile_model(augmented, encoding, region=region).formula
     clauses: list[list[int]] = [list(c) for c in formula.clauses]
@@ -162,6 +163,19 @@ def _solve(
                 if not satisfied:
                     clauses.append(lits)
     clauses.append(disjunct_vars)  # empty when there is no disjunct: unsatisfiable
+    return clauses, top
+
+
+def _solve(
+    model: BnnModel,
+    prop: VnnProperty,
+    table: OutputTable,
+    region: Region,
+    encoding: str,
+    optimistic: bool,
+    time_limit: float | None,
+) -> tuple[Answer, NDArray[np.bool_] | None]:
+    clauses, top = property_clauses(model, prop, table, region, encoding, optimistic)
     decision = CaDiCaL().decide(clauses, top, time_limit=time_limit)
     if decision.answer != Answer.SAT:
         return decision.answer, None
@@ -244,7 +258,7 @@ def _conditions(model: BnnModel) -> tuple[list[str], NDArray[np.float64]]:
     return ops, np.array(values)
 
 
-def _box_region(
+def box_region(
     model: BnnModel, prop: VnnProperty, predictor: Predictor
 ) -> tuple[Region | None, tuple[NDArray[np.bool_], NDArray[np.bool_]]]:
     """The fixed and free bits of the box (None: some element has no value in it), and each
@@ -311,7 +325,7 @@ def _input_for(
     return np.asarray(np.where(equal, np.where(bits, on, off), ends), dtype=np.float64)
 
 
-class _OutputTable:
+class OutputTable:
     """The model's scores at every reachable pre-activation of every class: the lowest and
     highest the model's float32 arithmetic gives (equal for exact rows), as fractions."""
 
@@ -423,7 +437,7 @@ def _interval_clauses(
 
 
 def _augment(
-    model: BnnModel, prop: VnnProperty, table: _OutputTable, optimistic: bool
+    model: BnnModel, prop: VnnProperty, table: OutputTable, optimistic: bool
 ) -> tuple[BnnModel, list[tuple[int, int]]]:
     """The model with one more layer ``vnnlib``: copies of the last layer's bits, then one
     neuron [t_cls ≥ threshold] per literal the property needs; the output reads the copies."""
@@ -485,12 +499,12 @@ def _literal_values(hidden: Any, literals: list[tuple[int, int]]) -> dict[Any, i
     return {literal: found[k] for literal, k in index_of.items()}
 
 
-def self_check(model: BnnModel, prop: VnnProperty, table: _OutputTable, samples: int = 8) -> None:
+def self_check(model: BnnModel, prop: VnnProperty, table: OutputTable, samples: int = 8) -> None:
     """The model's outputs lie in bnnc's score bands on a few inputs of the box: the
     property's Y are the scores bnnc compiles (else a ModelError: e.g. outputs scaled after
     the scores)."""
     predictor = _check_shapes(model, prop)
-    region, (_, bit_at_hi) = _box_region(model, prop, predictor)
+    region, (_, bit_at_hi) = box_region(model, prop, predictor)
     if region is None:
         return
     rng = np.random.default_rng(0)

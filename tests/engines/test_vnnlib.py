@@ -249,3 +249,47 @@ def test_integer_first_layers_agree_with_brute_force(name: str) -> None:
             _check_counterexample(path, prop, result)
             assert result.x is not None and (result.x == np.round(result.x)).all()
     assert set(answers) == {"sat", "unsat"}
+
+
+def test_the_integer_encoding_is_parsimonious() -> None:
+    """Every integer input of the box that satisfies the property has exactly one assignment of
+    the unary bits: the models projected on the inputs, enumerated by CaDiCaL, number exactly
+    the brute-force count."""
+    from pysat.solvers import Solver
+
+    from bnnc.engines.vnnlib import OutputTable, box_region, property_clauses
+    from bnnc.frontend.onnx.exactness import score_bands
+    from bnnc.frontend.onnx.patterns import read
+    from bnnc.ir.domain import parse_input_domain
+
+    path = DOMAINS / "int_pixels.onnx"
+    reading = read(path, parse_input_domain("int:0..3"), expand_int=True)
+    model = reading.model
+    assert model.framework_predict is not None
+    lower, upper = [0.0, 0.5, 0.0, 1.0, 0.0, 2.0], [3.0, 3.0, 2.0, 2.5, 3.0, 3.0]
+    text = property_text(lower, upper, 3, "(assert (or (and (>= Y_1 Y_0)) (and (>= Y_2 0))))")
+    prop = parse_vnnlib(text)
+    table = OutputTable(model, score_bands(reading.source, reading.blocks[-1]))
+    region, _ = box_region(model, prop, model.framework_predict)  # type: ignore[arg-type]
+    assert region is not None
+    clauses, _ = property_clauses(model, prop, table, region, "totalizer", optimistic=False)
+    n = model.n_inputs
+    found = set()
+    with Solver(name="cadical195", bootstrap_with=clauses) as solver:
+        while solver.solve():
+            bits = tuple(lit > 0 for lit in (solver.get_model() or [])[:n])
+            assert bits not in found
+            found.add(bits)
+            solver.add_clause([-(i + 1) if b else i + 1 for i, b in enumerate(bits)])
+    values = {tuple(np.asarray(b).reshape(6, 3).sum(axis=1).tolist()) for b in found}
+    assert len(values) == len(found)  # one assignment per pixel vector
+    grid = [
+        np.arange(int(np.ceil(lo)), int(np.floor(hi)) + 1)
+        for lo, hi in zip(lower, upper, strict=True)
+    ]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = 0
+    for combo in itertools.product(*grid):
+        y = session.run(None, {"x": np.array([combo], dtype=np.float32)})[0].reshape(-1)
+        expected += prop.outputs_hold([Fraction(float(v)) for v in y])
+    assert 0 < len(found) == expected
