@@ -38,7 +38,6 @@ from numpy.typing import NDArray
 from bnnc.engines.base import Answer
 from bnnc.engines.cadical import CaDiCaL
 from bnnc.errors import InternalError, ModelError
-from bnnc.frontend.onnx.pixels import order_clauses
 from bnnc.frontend.onnx.predict import Predictor, UnaryPredictor
 from bnnc.frontend.vnnlib import Atom, VnnProperty
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, output_scores
@@ -143,6 +142,9 @@ def property_clauses(
     predictor = model.framework_predict
     if isinstance(predictor, UnaryPredictor):  # one assignment per integer value
         n_elements = model.n_inputs // predictor.unary
+        # (bnnc.frontend.onnx.pixels imports onnx: only here, never when bnnc is imported)
+        from bnnc.frontend.onnx.pixels import order_clauses
+
         clauses += order_clauses(n_elements, predictor.unary, formula.layout.input_var)
     value_of = _literal_values(formula.layout.hidden, literals)
     top = formula.num_vars
@@ -339,6 +341,7 @@ class OutputTable:
             scores = np.asarray(output_scores(model.output, sums, model.arithmetic), np.float64)
             bands = (scores, scores)
         self.low, self.high = bands
+        self._memo: dict[Atom, list[tuple[dict[int, int], bool | None]]] = {}
 
     def reachable(self, cls: int) -> list[int]:
         n = int(self.n_active[cls])
@@ -363,17 +366,44 @@ class OutputTable:
         return None
 
     def cells(self, atom: Atom) -> list[tuple[dict[int, int], bool | None]]:
+        """The atom at every reachable sum (pair), memoised.  Decided in float64 where the
+        margin is far above float64's rounding, in exact fractions near the boundary."""
+        if atom in self._memo:
+            return self._memo[atom]
         classes = [cls for cls, _ in atom.coefficients]
         if len(classes) > 2:
             raise ModelError(
                 f"the output constraint {atom} involves {len(classes)} outputs; bnnc compiles "
                 "constraints over one or two outputs"
             )
-        grids = itertools.product(*(self.reachable(cls) for cls in classes))
+        grids = [self.reachable(cls) for cls in classes]
+        least = np.zeros([len(g) for g in grids])
+        most = np.zeros_like(least)
+        scale = abs(float(atom.bound))
+        for axis, (cls, c) in enumerate(atom.coefficients):
+            rows = (np.array(grids[axis]) + int(self.n_active[cls])) // 2
+            low, high = self.low[rows, cls], self.high[rows, cls]
+            shape = [1] * len(classes)
+            shape[axis] = -1
+            cf = float(c)
+            least = least + (cf * np.where(cf > 0, low, high)).reshape(shape)
+            most = most + (cf * np.where(cf > 0, high, low)).reshape(shape)
+            scale += abs(cf) * float(np.abs(np.concatenate([low, high])).max(initial=0))
+        margin = 1e-9 * scale + 1e-300
+        bound = float(atom.bound)
         out = []
-        for sums in grids:
-            where = dict(zip(classes, sums, strict=True))
-            out.append((where, self.cell(atom, where)))
+        for index in itertools.product(*(range(len(g)) for g in grids)):
+            where = {
+                cls: grids[k][i] for k, (cls, i) in enumerate(zip(classes, index, strict=True))
+            }
+            if most[index] < bound - margin:
+                value: bool | None = True
+            elif least[index] > bound + margin:
+                value = False
+            else:
+                value = self.cell(atom, where)
+            out.append((where, value))
+        self._memo[atom] = out
         return out
 
     def undecided(self, prop: VnnProperty) -> bool:
