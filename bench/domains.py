@@ -4,10 +4,11 @@
     python bench/domains.py                      # test images 0-19, ε in 1 3 5 10 15, 20 s cap
     python bench/domains.py --images 5 --eps 1 3 --cap 5
 
-The model (built here, deterministic): 64 pixels → Gemm(±1 rows, 32) + bias → Sign → Gemm(±1,
-10) → scores.  Hidden rows are signs of random projections of the centred training pixels, each
-bias the median pre-activation over the training images (so every neuron splits them); output
-rows are the signs of the class means of the hidden bits (nearest centroid in ±1 space).  Per
+The model (built here, deterministic, no training loop): 64 pixels → Gemm(±1 rows, 45) + bias
+→ Sign → Gemm(±1, 10) → scores.  Hidden neuron (c, d), one per pair of classes, has the signs of
+the difference of the two class means as its row and the midpoint between them as its bias
+(a half-integer); output rows are the signs of the class means of the hidden bits (nearest
+centroid in ±1 space): about 75 % test accuracy.  Per
 test image x with label c (the model's own) and ε, the VNN-LIB property is the box
 max(0, x − ε) ≤ X ≤ min(16, x + ε) and ∨_{j≠c} Y_j ≥ Y_c: ``sat`` is a counterexample (validated
 by onnxruntime before it is reported), ``unsat`` a proof of robustness.
@@ -19,6 +20,7 @@ constraints in the cardinality stage, so only the order encoding is measured.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -41,15 +43,18 @@ DIGITS = ROOT.parent / "shared" / "data" / "sklearn-digits.csv.gz"
 RESULTS = ROOT / "bench" / "results" / "domains"
 
 
-def build_model(path: Path, images: np.ndarray, labels: np.ndarray, hidden: int = 32) -> float:
+def build_model(path: Path, images: np.ndarray, labels: np.ndarray) -> float:
     """Write the ONNX model; return its accuracy on the given (training) images."""
-    rng = np.random.default_rng(0)
     x = images.reshape(len(images), -1).astype(np.float64)
-    w1 = np.sign(rng.standard_normal((hidden, 64)) @ np.diag(x.std(axis=0) + 1e-3))
-    w1[w1 == 0] = 1
-    pre = x @ w1.T
-    b1 = np.floor(np.median(pre, axis=0)) + 0.5  # half-integers: no pre-activation is 0
-    h = np.where(pre + b1 >= 0, 1.0, -1.0)
+    means = np.stack([x[labels == c].mean(axis=0) for c in range(10)])
+    rows, biases = [], []
+    for c, d in itertools.combinations(range(10), 2):  # one neuron per pair of classes
+        w = np.sign(means[c] - means[d])
+        w[w == 0] = 1
+        rows.append(w)
+        biases.append(-np.floor(w @ (means[c] + means[d]) / 2) - 0.5)  # no sum is exactly 0
+    w1, b1 = np.array(rows), np.array(biases)
+    h = np.where(x @ w1.T + b1 >= 0, 1.0, -1.0)
     w2 = np.sign(np.stack([h[labels == c].mean(axis=0) for c in range(10)]))
     w2[w2 == 0] = 1
     inits = {
@@ -78,7 +83,10 @@ def property_text(pixels: np.ndarray, label: int, eps: int) -> str:
     lines = [f"(declare-const X_{i} Real)" for i in range(64)]
     lines += [f"(declare-const Y_{j} Real)" for j in range(10)]
     for i, p in enumerate(pixels.tolist()):
-        lines += [f"(assert (>= X_{i} {max(0, p - eps)}))", f"(assert (<= X_{i} {min(16, p + eps)}))"]
+        lines += [
+            f"(assert (>= X_{i} {max(0, p - eps)}))",
+            f"(assert (<= X_{i} {min(16, p + eps)}))",
+        ]
     others = " ".join(f"(and (>= Y_{j} Y_{label}))" for j in range(10) if j != label)
     lines.append(f"(assert (or {others}))")
     return "\n".join(lines) + "\n"

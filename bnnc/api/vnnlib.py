@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bnnc.encodings import DEFAULT_ENCODING
 from bnnc.engines.vnnlib import VnnResult, decide_vnnlib
 from bnnc.errors import ModelError
 from bnnc.frontend.vnnlib import read_vnnlib
@@ -21,7 +20,7 @@ def vnnlib(
     *,
     time_limit: float | None = None,
     input_domain: str | None = None,
-    encoding: str = DEFAULT_ENCODING,
+    encoding: str = "auto",
 ) -> VnnResult:
     """Decide the property in ``property_path`` (VNN-LIB) on the ONNX model: ``sat`` with a
     counterexample the model itself confirms, ``unsat``, ``timeout`` or ``unknown`` (the model
