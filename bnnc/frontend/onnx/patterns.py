@@ -294,8 +294,8 @@ def _input_layer_scale(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) ->
         if domain is not None and not binarises(source, engine):
             raise source.error(
                 f"with --input-domain {domain} this first layer reads the input values "
-                "themselves; bnnc compiles such a layer only for binary inputs "
-                "(--input-domain pm1 or 01)",
+                "themselves; bnnc compiles such a layer for binary inputs (--input-domain "
+                "pm1 or 01), and for integer ones (int:LO..HI) in bnnc vnnlib only",
                 node,
             )
         return input_scale(source, engine, node)
