@@ -28,6 +28,7 @@ import itertools
 import math
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
@@ -92,7 +93,8 @@ def decide_vnnlib(
         remaining = None if timeout is None else timeout - (time.perf_counter() - start)
         if remaining is not None and remaining <= 0:
             return VnnResult("timeout", "the time ran out while compiling")
-        answer, bits = _solve(model, prop, table, region, encoding, optimistic, remaining)
+        deadline = None if timeout is None else start + timeout
+        answer, bits = _solve(model, prop, table, region, encoding, optimistic, deadline)
         seconds = time.perf_counter() - start
         how = "CaDiCaL on the specialised formula" + (
             ", order-dependent atoms read as true" if optimistic else ""
@@ -129,13 +131,12 @@ def property_clauses(
     region: Region,
     encoding: str,
     optimistic: bool,
-) -> tuple[list[list[int]], int]:
+) -> tuple[Iterable[list[int]], int]:
     """The CNF of "an input of the region satisfies the property" and its number of variables;
     the input bits are variables 1..n (the formula's layout)."""
     augmented, literals = _augment(model, prop, table, optimistic)
     formula = compile_model(augmented, encoding, region=region).formula
-    clauses: list[list[int]] = [list(c) for c in formula.clauses]
-    clauses += [
+    clauses: list[list[int]] = [
         [formula.layout.input_var(bit) * (1 if region.fixed[bit] == 1 else -1)]
         for bit in np.flatnonzero(region.fixed != FREE).tolist()
     ]
@@ -165,7 +166,19 @@ def property_clauses(
                 if not satisfied:
                     clauses.append(lits)
     clauses.append(disjunct_vars)  # empty when there is no disjunct: unsatisfiable
-    return clauses, top
+    return _Clauses(formula.clauses, clauses), top
+
+
+class _Clauses:
+    """The formula's clauses, then the property's: iterated once by the solver, never copied
+    (a copy of a million clauses took seconds)."""
+
+    def __init__(self, formula: Any, extra: list[list[int]]) -> None:
+        self.formula, self.extra = formula, extra
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.formula
+        yield from self.extra
 
 
 def _solve(
@@ -175,9 +188,12 @@ def _solve(
     region: Region,
     encoding: str,
     optimistic: bool,
-    time_limit: float | None,
+    deadline: float | None,
 ) -> tuple[Answer, NDArray[np.bool_] | None]:
     clauses, top = property_clauses(model, prop, table, region, encoding, optimistic)
+    time_limit = None if deadline is None else deadline - time.perf_counter()
+    if time_limit is not None and time_limit <= 0:  # compiling took the time: do not solve
+        return Answer.UNKNOWN, None
     decision = CaDiCaL().decide(clauses, top, time_limit=time_limit)
     if decision.answer != Answer.SAT:
         return decision.answer, None
