@@ -134,7 +134,7 @@ def main() -> None:
     lines = [
         "# ε-box queries, 8×8 digits, first layer reading pixels 0..16 (order encoding)",
         "",
-        f"Model 64-32-10 built by `bench/domains.py` (training accuracy {accuracy:.1%}); "
+        f"Model 64-45-10 built by `bench/domains.py` (training accuracy {accuracy:.1%}); "
         f"test images 0–{args.images - 1} of the digits split; cap {args.cap:g} s per query, "
         "model read anew each time (included). Machine: "
         f"{info.get('cpus')} CPUs, started {info.get('started')}.",
