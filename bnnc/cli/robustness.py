@@ -13,6 +13,7 @@ from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
+    InputDomainOption,
     JsonOption,
     NoCacheOption,
     SolverOption,
@@ -53,6 +54,7 @@ def robustness_command(
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
+    input_domain: InputDomainOption = None,
     sweep: SweepOptions = SWEEP_DEFAULTS,
 ) -> int:
     """The exact L0 robustness radius of MODEL at INPUT: the largest k ≤ K such that no input
@@ -64,11 +66,11 @@ def robustness_command(
         if near is not None:
             raise usage("--near is for one input; --data and --from-jsonl are for sweeps")
         return run_sweep(model_path, max_flips, sweep, timeout, method, solver, strategy,
-                         encoding, json_output, no_cache)  # fmt: skip
+                         encoding, json_output, no_cache, input_domain)  # fmt: skip
     sweep.only_for_sweeps()
     if model_path is None or near is None or max_flips is None:
         raise usage("give MODEL, --near INPUT (or --data for a sweep) and --max-flips K")
-    model = bnnc.load(model_path, cache=False if no_cache else None)
+    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
     centre = bnnc.read_input(near, model.n_inputs, "near")
     result = bnnc.robustness(
         model,

@@ -142,6 +142,7 @@ def run_sweep(
     encoding: str,
     json_output: bool,
     no_cache: bool,
+    input_domain: str | None = None,
 ) -> int:
     from bnnc.sweep import RadiusQuery, read_jsonl, sweep
     from bnnc.sweep.records import summary_json, summary_lines
@@ -154,6 +155,7 @@ def run_sweep(
                 ("MODEL", model_path), ("--data", options.data), ("--images", options.images),
                 ("--jsonl", options.jsonl), ("--workers", options.workers),
                 ("--scheduler", options.scheduler), ("--timeout", timeout),
+                ("--input-domain", input_domain),
             )
             if value is not None
         ]  # fmt: skip
@@ -184,6 +186,7 @@ def run_sweep(
             scheduler=options.scheduler,
             progress=sys.stderr.isatty() and not json_output,
             cache=False if no_cache else None,
+            input_domain=input_domain,
         )
         header, records, skipped, k = result.header, list(result.records), result.skipped, max_flips
         if skipped:

@@ -33,7 +33,7 @@ FORMAT = 1
 HEADER_FIELDS = ("model", "data", "binarisation", "max_flips", "input_shape")
 RECORD_FIELDS = ("status", "result", "radius", "max_flips", "counterexample", "correct", "input")
 # What must match for a JSONL file to be resumed by another run.
-SAME_SWEEP = ("model_sha256", "data", "binarisation", "max_flips")
+SAME_SWEEP = ("model_sha256", "input_domain", "data", "binarisation", "max_flips")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ def sweep(
     scheduler: str | None = None,
     progress: bool = False,
     cache: bool | None = None,
+    input_domain: str | None = None,
 ) -> SweepResult:
     """The robustness radius of ``model_path`` at every chosen input of ``data`` (see
     :mod:`bnnc.sweep`); records already in ``jsonl`` are not run again."""
@@ -53,13 +54,14 @@ def sweep(
     if workers is not None and workers < 1:
         raise UsageError(f"workers must be at least 1, got {workers}", parameter="workers")
     _check_engine(engine, scheduler)
-    model = bnnc.load(model_path, cache=cache)
-    ref = ModelRef.of(model_path)
+    model = bnnc.load(model_path, cache=cache, input_domain=input_domain)
+    ref = ModelRef.of(model_path, input_domain)
     inputs = load_inputs(model, data, images, threshold)
     header = {
         "sweep": FORMAT,
         "model": Path(model_path).name,
         "model_sha256": ref.digest,
+        "input_domain": input_domain,
         "data": inputs.source,
         "binarisation": inputs.binarisation,
         "max_flips": query.max_flips,

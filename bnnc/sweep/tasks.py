@@ -45,11 +45,17 @@ class ModelRef:
     name: str
     data: bytes = field(repr=False)
     digest: str
+    input_domain: str | None = None  # as bnnc.load takes it (--input-domain)
 
     @classmethod
-    def of(cls, path: str | Path) -> ModelRef:
+    def of(cls, path: str | Path, input_domain: str | None = None) -> ModelRef:
         data = Path(path).read_bytes()
-        return cls(Path(path).name, data, hashlib.sha256(data).hexdigest())
+        return cls(Path(path).name, data, hashlib.sha256(data).hexdigest(), input_domain)
+
+    @property
+    def key(self) -> str:
+        """What a worker keeps the model by: the file's content and how it is read."""
+        return f"{self.digest}:{self.input_domain}"
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,13 @@ _ILPS: dict[tuple[str, str], IlpModel] = {}  # (digest, encoding) → the ILP st
 def model_of(ref: ModelRef) -> bnnc.Model:
     """The model of ``ref``, loaded once per process (its file written to a temporary folder,
     since the frontends read files; an ONNX model also goes through bnnc's cache)."""
-    model = _MODELS.get(ref.digest)
+    model = _MODELS.get(ref.key)
     if model is None:
         with tempfile.TemporaryDirectory(prefix="bnnc-sweep-") as folder:
             path = Path(folder) / ref.name
             path.write_bytes(ref.data)
-            model = bnnc.load(path)
-        _MODELS[ref.digest] = model
+            model = bnnc.load(path, input_domain=ref.input_domain)
+        _MODELS[ref.key] = model
     return model
 
 
@@ -119,11 +125,11 @@ def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
     model = model_of(ref)
     centre = task.input_bits(model.n_inputs)
     query = task.query
-    ilp = _ILPS.get((ref.digest, query.encoding))
+    ilp = _ILPS.get((ref.key, query.encoding))
     if ilp is None:  # lowered once per worker, shared by its tasks (as by every radius)
         ilp = bnnc.compile(model, query.encoding, until="ilp").ilp
         assert ilp is not None
-        _ILPS[ref.digest, query.encoding] = ilp
+        _ILPS[ref.key, query.encoding] = ilp
     result = bnnc.robustness(
         model,
         centre,
