@@ -411,7 +411,8 @@ def count(
     time_limit: float | None = None,
 ) -> CountResult:
     """The number of inputs the network gives ``label`` (or that answer ``query``): ``auto``
-    (the reference on every input of a small region, else Ganak), exact (Ganak),
+    (enumeration, the layer-wise count, Ganak, ApproxMC: the first that applies and finishes,
+    see bnnc.engines.count_auto), ``layers``, exact (Ganak),
     (ε, δ)-approximate (ApproxMC), or any counter by name (``enumerate``: the formula's models
     by brute force) (see bnnc.engines.count), with its share of the
     input region, the counter's guarantee and the reason for the method."""
@@ -419,8 +420,9 @@ def count(
 
     compiled = compiled or compile(model)
     asked = make_query(model, label, _on_region(compiled, query))
-    if method == "auto":
-        return count_queries(model, compiled.formula, [asked], time_limit=time_limit)[0]
+    if method in ("auto", "layers"):
+        return count_queries(model, compiled.formula, [asked], method=method, epsilon=epsilon,
+                             delta=delta, seed=seed, time_limit=time_limit)[0]  # fmt: skip
     return _count(
         compiled.formula,
         asked,
