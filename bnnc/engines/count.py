@@ -87,7 +87,7 @@ class CountResult:
 
     @property
     def exact(self) -> bool:
-        """Whether the count is exact, or exact with high probability (not an estimate)."""
+        """Whether the count is exact, or exact with probability ≥ 1 − δ (not an estimate)."""
         return self.guarantee.kind is not GuaranteeKind.APPROXIMATE
 
 

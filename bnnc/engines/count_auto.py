@@ -109,7 +109,7 @@ def count_auto(
     return results
 
 
-_GANAK_WHY = "{size:,} inputs, too many to enumerate: Ganak, exact with high probability"
+_GANAK_WHY = "{size:,} inputs, too many to enumerate: Ganak, exact with probability ≥ 1 − δ"
 
 
 def _bounded(deadline: float | None, what: str, function: Callable[..., T], *args: object) -> T:

@@ -130,7 +130,7 @@ def region_label_counts_by_layers(model: BnnModel, region: Region) -> tuple[list
         return [0] * classes, 0
     table = _table(model, region, found)
     f = len(found.cut)
-    per_neuron = table.sum(axis=tuple(range(f, table.ndim))) if table.ndim > f else table
+    per_neuron = np.asarray(table.sum(axis=tuple(range(f, table.ndim))), dtype=object)
     # The pattern of the free neurons per cell: the high output at or beyond the cut.
     patterns = np.zeros(per_neuron.shape, dtype=np.int64)
     for k, (cut, high) in enumerate(zip(found.cut, found.high.tolist(), strict=True)):

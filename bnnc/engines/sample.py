@@ -55,7 +55,6 @@ from bnnc.engines.sample_direct import (
     sample_by_enumeration,
     sample_by_rejection,
 )
-from bnnc.engines.unigen import EPSILON as UNIGEN_EPSILON
 from bnnc.errors import UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
@@ -63,6 +62,7 @@ from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 from bnnc.passes.lower_query import query_clauses
 
+UNIGEN_EPSILON: Final = 0.8  # bnnc.engines.unigen.EPSILON (not imported: a backend module)
 DIRECT: Final = ("enumerate", "reject")  # samplers that run the network, not the formula
 SAMPLERS: tuple[str, ...] = ("auto", *DIRECT, *registry.SAMPLERS)
 GUARANTEES: Final = {

@@ -52,7 +52,8 @@ def test_sample_writes_validated_npy_png_and_json(tmp_path: Path, tiny_labels: n
     )
     assert code == 0
     record = json.loads(stdout)
-    assert record["drawn"] == record["validated"] == 12 and record["sampler"] == "cmsgen"
+    assert record["drawn"] == record["validated"] == 12 and record["sampler"] == "enumerate"
+    assert record["guarantee"] == "exactly uniform"
     samples = np.load(npy)
     assert samples.shape == (12, 3, 3) and set(np.unique(samples)) <= {-1, 1}
     bits = samples.reshape(12, 9) > 0
