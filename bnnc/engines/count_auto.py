@@ -77,7 +77,7 @@ def count_auto(
         found = count_layers.plan(model, region)
         assert found is not None
         why = (
-            f"{len(found.cut)} first-layer neurons stay free over {found.free_bits.size} free "
+            f"{len(found.lookup)} first-layer neurons stay free over {found.free_bits.size} free "
             "bits: dynamic program over their sums, exact"
         )
         numbers, _ = _bounded(deadline, "the layer-wise count", count_layers.counts, model,

@@ -38,14 +38,21 @@ MAX_CELLS: Final = 1 << 24  # cells of the table (two 8-byte limbs each: 256 MiB
 
 @dataclass(frozen=True)
 class Plan:
-    """How the dynamic program would run on a region: which neurons stay free and the table."""
+    """How the dynamic program runs on a region: which neurons stay free and the table.
+
+    Without a ball, a neuron's axis counts the free bits that agree with its weights (from
+    0, merged at its threshold: the count only grows).  With balls, the base point is the
+    centre of the smallest ball and a neuron's axis is the change of that count from the
+    centre's, −R … R for the ball's radius R (it moves both ways, so nothing is merged); the
+    radius keeps the table small however many bits are free.
+    """
 
     free_bits: NDArray[np.intp]  # the region's free input bits
     free_neurons: NDArray[np.intp]  # first-layer neurons whose output can change
     constant: NDArray[np.bool_]  # every first-layer neuron's output where it cannot change
-    cut: tuple[int, ...]  # per free neuron: agreements from which its output is the high one
-    high: NDArray[np.bool_]  # per free neuron: its output at or beyond ``cut``
-    radii: tuple[int, ...]  # per ball: flips the free bits may still take
+    lookup: tuple[NDArray[np.bool_], ...]  # per free neuron: its output at each axis index
+    radii: tuple[int, ...]  # per ball: flips the free bits may still take (< 0: empty)
+    base: int | None  # the ball whose centre is the base point (None: no ball)
     shape: tuple[int, ...]  # the table: one axis per free neuron, then one per ball
 
     @property
@@ -59,7 +66,8 @@ class Plan:
 
 def plan(model: BnnModel, region: Region) -> Plan | None:
     """The dynamic program for ``region``, or None where it does not apply (no hidden layer,
-    weights other than ±1/0, an activation that is not one threshold, too many cells)."""
+    weights other than ±1/0, an activation that is not one threshold on a region without
+    balls, more than :data:`MAX_CELLS` cells)."""
     if not model.blocks:
         return None
     first = model.blocks[0]
@@ -79,35 +87,45 @@ def plan(model: BnnModel, region: Region) -> Plan | None:
     agree = np.arange(top + 1, dtype=np.int64)
     pre = offset[None, :] + 2 * agree[:, None] - span[None, :]  # (top + 1, H)
     outputs = block_activation(first, np.clip(pre, -n, n), model.arithmetic).T  # (H, top + 1)
-    constant = outputs[:, 0].copy()
-    free_neurons: list[int] = []
-    cuts: list[int] = []
-    highs: list[bool] = []
-    for j in range(width):
-        row = outputs[j, : span[j] + 1]
-        changes = np.flatnonzero(row[1:] != row[:-1])
-        if changes.size == 0:
-            continue
-        if changes.size > 1:
-            return None  # not one threshold: the merged cells would not be exact
-        free_neurons.append(j)
-        cuts.append(int(changes[0]) + 1)
-        highs.append(bool(row[-1]))
     radii: list[int] = []
     for ball in region.balls:
         used = int((ball.center[fixed] != (region.fixed[fixed] == 1)).sum())
-        if ball.max_flips - used < 0:
-            radii.append(-1)
+        radii.append(min(ball.max_flips - used, int(free.size)))
+    base = None if not radii else int(np.argmin(radii))
+    constant = outputs[:, 0].copy()
+    free_neurons: list[int] = []
+    lookup: list[NDArray[np.bool_]] = []
+    for j in range(width):
+        row = outputs[j, : span[j] + 1]
+        if base is None:
+            reach = row
+        else:  # within the radius of the base ball's centre
+            radius = max(radii[base], 0)
+            sign = np.where(region.balls[base].center[free], 1, -1)
+            at_centre = int((weights[j, free] * sign == 1).sum())
+            index = np.clip(at_centre + np.arange(-radius, radius + 1), 0, span[j])
+            reach = row[np.unique(index)]
+            constant[j] = row[at_centre]
+        if (reach == reach[0]).all():
+            constant[j] = reach[0]
+            continue
+        free_neurons.append(j)
+        if base is None:
+            changes = np.flatnonzero(row[1:] != row[:-1])
+            if changes.size > 1:
+                return None  # not one threshold: merging the counts beyond it would be wrong
+            cut = int(changes[0]) + 1
+            lookup.append(np.asarray(np.arange(cut + 1) >= cut) == bool(row[-1]))
         else:
-            radii.append(min(ball.max_flips - used, int(free.size)))
-    shape = tuple(c + 1 for c in cuts) + tuple(max(r, 0) + 1 for r in radii)
+            lookup.append(np.asarray(row[index], dtype=bool))
+    shape = tuple(len(t) for t in lookup) + tuple(max(r, 0) + 1 for r in radii)
     result = Plan(
         free,
         np.array(free_neurons, dtype=np.intp),
         constant,
-        tuple(cuts),
-        np.array(highs, dtype=bool),
+        tuple(lookup),
         tuple(radii),
+        base,
         shape,
     )
     return result if result.cells <= MAX_CELLS else None
@@ -129,15 +147,13 @@ def region_label_counts_by_layers(model: BnnModel, region: Region) -> tuple[list
     if any(r < 0 for r in found.radii):
         return [0] * classes, 0
     table = _table(model, region, found)
-    f = len(found.cut)
+    f = len(found.lookup)
     per_neuron = np.asarray(table.sum(axis=tuple(range(f, table.ndim))), dtype=object)
-    # The pattern of the free neurons per cell: the high output at or beyond the cut.
+    # The pattern of the free neurons per cell, from each axis's lookup.
     patterns = np.zeros(per_neuron.shape, dtype=np.int64)
-    for k, (cut, high) in enumerate(zip(found.cut, found.high.tolist(), strict=True)):
-        index = np.arange(cut + 1)
-        fires = np.where(index >= cut, high, not high)
+    for k, fires in enumerate(found.lookup):
         view = [1] * f
-        view[k] = cut + 1
+        view[k] = len(fires)
         patterns += fires.reshape(view).astype(np.int64) << k
     totals: dict[int, int] = {}
     for code, cell in zip(patterns.reshape(-1).tolist(), per_neuron.reshape(-1).tolist(),
@@ -166,28 +182,32 @@ def counts(model: BnnModel, queries: list[Query]) -> tuple[list[int], int]:
 
 
 def _table(model: BnnModel, region: Region, found: Plan) -> NDArray[np.object_]:
-    """Cell counts after every free bit (Python ints): cell (a_1 … a_f, d_1 … d_B) holds the
-    inputs with min(a_j, cut_j) agreements for neuron j and distance d_b to ball b's centre."""
+    """Cell counts after every free bit (Python ints), indexed by the neurons' axes (see
+    :class:`Plan`) and each ball's distance so far."""
     weights = np.asarray(model.blocks[0].weights, dtype=np.int64)[found.free_neurons]
-    f = len(found.cut)
+    f = len(found.lookup)
     wide = found.free_bits.size > 62  # counts reach 2^m: two 64-bit limbs beyond 2^63
     limbs = 2 if wide else 1
     table = np.zeros((limbs, *found.shape), dtype=np.uint64)
-    table[(slice(None),) + (0,) * len(found.shape)] = 0
-    table[(limbs - 1,) + (0,) * len(found.shape)] = 1
+    origin = tuple(0 if found.base is None else len(t) // 2 for t in found.lookup)
+    table[(limbs - 1, *origin) + (0,) * len(found.radii)] = 1
     centres = [ball.center for ball in region.balls]
     for i in found.free_bits.tolist():
         column = weights[:, i]
         moved = []
         for value in (True, False):
-            sign = 1 if value else -1
             shifted = table
+            sign = 1 if value else -1
             for k in range(f):
-                if column[k] * sign == 1:
-                    shifted = _shift(shifted, 1 + k, clamp=True)
+                if found.base is None:
+                    if column[k] * sign == 1:  # one more agreement, merged at the threshold
+                        shifted = _shift(shifted, 1 + k, 1, clamp=True)
+                elif value != bool(centres[found.base][i]) and column[k]:
+                    # a flip away from the base centre: one agreement more or less
+                    shifted = _shift(shifted, 1 + k, int(column[k] * sign), clamp=False)
             for b, centre in enumerate(centres):
                 if bool(centre[i]) != value:
-                    shifted = _shift(shifted, 1 + f + b, clamp=False)
+                    shifted = _shift(shifted, 1 + f + b, 1, clamp=False)
             moved.append(shifted)
         table = _add(moved[0], moved[1])
     if wide:
@@ -195,15 +215,16 @@ def _table(model: BnnModel, region: Region, found: Plan) -> NDArray[np.object_]:
     return np.asarray(table[0].astype(object))
 
 
-def _shift(table: NDArray[np.uint64], axis: int, *, clamp: bool) -> NDArray[np.uint64]:
-    """Every cell moved one step up ``axis``: the last cell keeps what reaches it (``clamp``,
-    a merged count of agreements) or drops it (a ball's radius exceeded)."""
+def _shift(table: NDArray[np.uint64], axis: int, step: int, *, clamp: bool) -> NDArray[np.uint64]:
+    """Every cell moved one step (``step`` ±1) along ``axis``: what would leave the table
+    stays in the last cell (``clamp``, a merged count of agreements) or is dropped (beyond a
+    ball's radius, where no input of the region is)."""
     out = np.zeros_like(table)
-    head = [slice(None)] * table.ndim
-    tail = [slice(None)] * table.ndim
-    head[axis] = slice(1, None)
-    tail[axis] = slice(None, -1)
-    out[tuple(head)] = table[tuple(tail)]
+    into = [slice(None)] * table.ndim
+    outof = [slice(None)] * table.ndim
+    into[axis], outof[axis] = (slice(1, None), slice(None, -1)) if step > 0 else (
+        slice(None, -1), slice(1, None))  # fmt: skip
+    out[tuple(into)] = table[tuple(outof)]
     if clamp:
         last = [slice(None)] * table.ndim
         last[axis] = slice(-1, None)
