@@ -47,6 +47,8 @@ from numpy.typing import NDArray
 from bnnc.engines import registry
 from bnnc.engines.base import OnSample
 from bnnc.engines.decide import validate_inputs
+from bnnc.engines.enumerate import MAX_ENUMERATE_INPUTS
+from bnnc.engines.region_points import enumeration_size
 from bnnc.engines.sample_direct import (
     Drawn,
     acceptance,
@@ -55,7 +57,7 @@ from bnnc.engines.sample_direct import (
     sample_by_enumeration,
     sample_by_rejection,
 )
-from bnnc.errors import UsageError
+from bnnc.errors import EncodingLimitError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
@@ -159,6 +161,11 @@ def sample(
                 "cannot block a sample before the next draw)",
                 parameter="unique",
             )
+    if sampler == "enumerate" and enumeration_size(query.region) > 1 << MAX_ENUMERATE_INPUTS:
+        raise EncodingLimitError(
+            f"sampling by enumeration would run the network on more than "
+            f"2^{MAX_ENUMERATE_INPUTS} inputs (sample with reject or unigen)"
+        )
     if sampler in DIRECT:
         direct = sample_by_enumeration if sampler == "enumerate" else sample_by_rejection
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - start))
