@@ -50,6 +50,7 @@ from bnnc.engines.decide import validate_inputs
 from bnnc.engines.enumerate import MAX_ENUMERATE_INPUTS
 from bnnc.engines.region_points import enumeration_size
 from bnnc.engines.sample_direct import (
+    REJECT_AUTO,
     Drawn,
     acceptance,
     enumerable,
@@ -65,12 +66,14 @@ from bnnc.ir.query import Query
 from bnnc.passes.lower_query import query_clauses
 
 UNIGEN_EPSILON: Final = 0.8  # bnnc.engines.unigen.EPSILON (not imported: a backend module)
+REJECT_MAX: Final = 4 * REJECT_AUTO  # inputs rejection tries before UniGen draws the rest
 DIRECT: Final = ("enumerate", "reject")  # samplers that run the network, not the formula
 SAMPLERS: tuple[str, ...] = ("auto", *DIRECT, *registry.SAMPLERS)
 GUARANTEES: Final = {
     "enumerate": "exactly uniform",
     "reject": "exactly uniform",
     "unigen": f"almost-uniform: each input within a factor {1 + UNIGEN_EPSILON:g} of uniform",
+    "reject+unigen": "exactly uniform (rejection), then almost-uniform (UniGen) for the rest",
     "cmsgen": "none: uniform-like heuristic, measured biased",
 }
 """What each sampler promises about the distribution of its draws, in words."""
@@ -170,12 +173,32 @@ def sample(
         direct = sample_by_enumeration if sampler == "enumerate" else sample_by_rejection
         left = None if time_limit is None else max(0.0, time_limit - (time.perf_counter() - start))
         drawn: Drawn = direct(
-            model, query, count, seed=seed, unique=unique, on_drawn=on_sample, time_limit=left
-        )
-        seconds = time.perf_counter() - start
+            model, query, count, seed=seed, unique=unique, on_drawn=on_sample, time_limit=left,
+            **({"max_tries": REJECT_MAX} if sampler == "reject" else {}),
+        )  # fmt: skip
+        result = SampleResult(
+            query, drawn.rows, count, drawn.exhausted, drawn.interrupted,
+            time.perf_counter() - start, drawn.timed_out, sampler, reason,
+        )  # fmt: skip
+        short = count - result.drawn
+        if sampler != "reject" or not short or unique or drawn.interrupted or drawn.timed_out:
+            return result
+        # Rejection gave up after REJECT_MAX inputs (a preimage rarer than its pilot said, or
+        # an empty one): UniGen draws the rest.
+        done = result.drawn
+
+        def shifted(k: int) -> None:
+            if on_sample is not None:
+                on_sample(done + k)
+
+        rest = sample(
+            model, formula, query, short, seed=seed, sampler="unigen", on_sample=shifted,
+            time_limit=None if time_limit is None else max(0.0, time_limit - result.seconds),
+        )  # fmt: skip
         return SampleResult(
-            query, drawn.rows, count, drawn.exhausted, drawn.interrupted, seconds,
-            drawn.timed_out, sampler, reason,
+            query, np.concatenate([result.samples, rest.samples]), count, rest.exhausted,
+            rest.interrupted, time.perf_counter() - start, rest.timed_out, "reject+unigen",
+            f"{reason}; {REJECT_MAX:,} inputs gave {done}: UniGen drew the rest",
         )  # fmt: skip
     backend = registry.sampler(sampler)
     if unique and not backend.supports_unique:

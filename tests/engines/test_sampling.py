@@ -113,3 +113,21 @@ def test_unigen_reports_progress_in_batches_and_stops_at_its_time_limit() -> Non
     from bnnc.engines.unigen import EPSILON
 
     assert UNIGEN_EPSILON == EPSILON
+
+
+def test_rejection_that_gives_up_hands_the_rest_to_unigen(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bnnc.engines import sample as sampling
+    from bnnc.engines import sample_direct
+
+    monkeypatch.setattr(sample_direct, "BATCH", 8)
+    monkeypatch.setattr(sampling, "REJECT_MAX", 8)  # one batch of 8 inputs, then UniGen
+    model = random_bnn([9, 6, 4], seed=11)
+    label, _ = preimage_with_about(model, 9, 20)
+    query = Query(Region.everything(9), label=label)
+    seen: list[int] = []
+    result = sample(
+        model, bnnc.compile(model).formula, query, 6, sampler="reject", on_sample=seen.append
+    )
+    assert result.drawn == 6 and result.method == "reject+unigen"
+    assert "UniGen drew the rest" in result.reason and seen[-1] == 6
+    assert query.accepts(model, result.samples).all()
