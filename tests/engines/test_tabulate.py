@@ -102,6 +102,11 @@ def test_every_pattern_gets_the_label_the_network_tail_gives_it(
             x = layer.weights.astype(np.int64) @ np.where(x, 1, -1) >= layer.thresholds
         out = IlpModel("t", (x.size,), (), spec.output)
         assert table.table[word] == int(predict(out, x[None, :])[0])
+    # Answering patterns and rules_out read the distinct codes: the same as the full table.
+    for label in range(spec.n_classes):
+        for query in (Query(region, label=label), Query(region, not_label=label)):
+            np.testing.assert_array_equal(table.answering(query), query.wants(table.table))
+            assert table.rules_out(query) == (not query.wants(table.table).any())
 
 
 def test_a_lazy_compilation_builds_its_cnf_only_when_the_solver_needs_it() -> None:
