@@ -131,3 +131,17 @@ def test_rejection_that_gives_up_hands_the_rest_to_unigen(monkeypatch: pytest.Mo
     assert result.drawn == 6 and result.method == "reject+unigen"
     assert "UniGen drew the rest" in result.reason and seen[-1] == 6
     assert query.accepts(model, result.samples).all()
+
+
+def test_unigen_keeps_the_batches_drawn_before_ctrl_c() -> None:
+    model = random_bnn([9, 6, 4], seed=11)
+    label, _ = preimage_with_about(model, 9, 20)
+    query = Query(Region.everything(9), label=label)
+
+    def stop(drawn: int) -> None:
+        if drawn >= 3:
+            raise KeyboardInterrupt
+
+    result = sample(model, bnnc.compile(model).formula, query, 50, sampler="unigen", on_sample=stop)
+    assert result.interrupted and result.drawn == 3
+    assert query.accepts(model, result.samples).all()
