@@ -29,7 +29,7 @@ from bnnc.engines.pb import pb_problem
 from bnnc.engines.region_points import enumeration_size, region_points
 from bnnc.engines.search import default_budget
 from bnnc.engines.search import search as simulate
-from bnnc.engines.switch_bound import switch_bound
+from bnnc.engines.switch_bound import PATTERN_CHECKS, switch_bound
 from bnnc.engines.tabulate import TABULATE_AUTO, tabulate
 from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
@@ -302,12 +302,19 @@ def _before_the_solver(
         return SatResult(
             query, False, None, method="tabulate", reason=f"{reason}; {table.describe()}"
         )
-    left = _remaining(deadline)
-    found = simulate(ilp, query, budget=default_budget(ilp) // FIRST_SEARCH_SHARE, time_limit=left)
-    if found.witness is not None:
-        validate_inputs(model, query, found.witness[None, :], what="witness")
-        why = f"{reason}; the witness search on the network specialised to the region"
-        return SatResult(query, True, found.witness.copy(), method="search", reason=why)
+    # A short complete list of answering first-layer patterns is for the pattern search and
+    # then Exact, pattern by pattern (which decides the query either way); otherwise the search
+    # on the specialised network usually finds a counterexample first.
+    answering = 0 if table is None or table.index != 0 else int(table.answering(query).sum())
+    exact_patterns = chosen == "exact" and 0 < answering <= PATTERN_CHECKS
+    if not exact_patterns:
+        left = _remaining(deadline)
+        budget = default_budget(ilp) // FIRST_SEARCH_SHARE
+        found = simulate(ilp, query, budget=budget, time_limit=left)
+        if found.witness is not None:
+            validate_inputs(model, query, found.witness[None, :], what="witness")
+            why = f"{reason}; the witness search on the network specialised to the region"
+            return SatResult(query, True, found.witness.copy(), method="search", reason=why)
     point = pattern_search(ilp, table, query, PATTERN_SEARCH, deadline)
     if point is not None:
         validate_inputs(model, query, point[None, :], what="witness")
@@ -322,6 +329,10 @@ def _before_the_solver(
         return SatResult(
             query, False, None, method="tabulate", reason=f"{reason}; {bound.describe()}"
         )
+    if bound is not None and bound.witness is not None:
+        validate_inputs(model, query, bound.witness[None, :], what="witness")
+        why = f"{reason}; Exact reached one of the {answering} first-layer patterns that answer"
+        return SatResult(query, True, bound.witness, method="tabulate", reason=why)
     return None
 
 

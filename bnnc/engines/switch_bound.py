@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bnnc.engines import registry
 from bnnc.engines.base import Answer
@@ -39,12 +40,15 @@ FULL_TABLE_BITS = 22  # up to 2^22 patterns are tabulated for the count (~1 s on
 
 @dataclass(frozen=True)
 class SwitchBound:
-    """The outcome: ``proved`` (no input switches ``least`` neurons: UNSAT), or not."""
+    """The outcome: ``proved`` (no input switches ``least`` neurons: UNSAT), or not; when the
+    answering patterns were checked one by one and one is reachable, ``witness`` is an input
+    of the region that reaches it (so it answers the query: SAT)."""
 
     least: int  # switches every answering pattern needs
     free: int  # free neurons of the first layer
     proved: bool
     patterns: int = 0  # proved by checking each of this many answering patterns, if not 0
+    witness: NDArray[np.bool_] | None = None
 
     def describe(self) -> str:
         if self.patterns:
@@ -92,11 +96,12 @@ def switch_bound(
         patterns = [(w >> np.arange(free)) & 1 == 1 for w in words.tolist()]
         problems = [pattern_problem(ilp, query, setup.neurons, p) for p in patterns]
         try:
-            reachable = call_with_deadline(_first_reachable, problems, time_limit=time_limit)
+            answer, reached = call_with_deadline(_first_reachable, problems, time_limit=time_limit)
         except ChildTimeout:
-            reachable = -1
-        proved = reachable is None
-        return SwitchBound(least, free, proved, len(problems) if proved else 0)
+            return SwitchBound(least, free, False)
+        if answer is Answer.UNSAT:
+            return SwitchBound(least, free, True, len(problems))
+        return SwitchBound(least, free, False, witness=reached)
     centre = (setup.here >> np.arange(free)) & 1 == 1
     problem = switch_problem(ilp, query, setup.neurons, centre, least)
     left = max(0.0, deadline - time.perf_counter())
@@ -106,11 +111,15 @@ def switch_bound(
     return SwitchBound(least, free, False)
 
 
-def _first_reachable(problems: list[PbProblem]) -> int | None:
-    """The index of the first problem Exact finds satisfiable, or None if it proves them all
-    unsatisfiable (runs in a child: no per-problem process)."""
+def _first_reachable(problems: list[PbProblem]) -> tuple[Answer, NDArray[np.bool_] | None]:
+    """SAT and the input bits of a model of the first problem Exact finds satisfiable, UNSAT
+    if it proves them all unsatisfiable, else UNKNOWN (runs in a child: no per-problem
+    process)."""
     decider = registry.native_decider(SOLVER)
-    for index, problem in enumerate(problems):
-        if decider.decide(problem, time_limit=None).answer is not Answer.UNSAT:
-            return index
-    return None
+    for problem in problems:
+        decision = decider.decide(problem, time_limit=None)
+        if decision.answer is Answer.SAT and decision.values is not None:
+            return Answer.SAT, np.asarray(decision.values[1 : problem.n_inputs + 1], dtype=bool)
+        if decision.answer is not Answer.UNSAT:
+            return Answer.UNKNOWN, None
+    return Answer.UNSAT, None

@@ -48,6 +48,8 @@ def test_a_proof_is_confirmed_by_brute_force(
         points = list(region_points(region))
         if points:
             assert not query.accepts(model, np.vstack(points)).any()
+    if bound is not None and bound.witness is not None:
+        assert query.accepts(model, bound.witness[None, :])[0]
 
 
 def two_detectors() -> IlpModel:
@@ -80,3 +82,7 @@ def test_it_proves_what_tabulation_alone_cannot(k: int, robust: bool) -> None:
     assert bound is not None and bound.proved == robust
     if robust:
         assert bound.patterns == 1 and "each pattern" in bound.describe()
+        assert bound.witness is None
+    else:  # the pattern is reachable: Exact's input reaches it, and so answers the query
+        assert bound.witness is not None
+        assert query.accepts(ilp, bound.witness[None, :])[0]
