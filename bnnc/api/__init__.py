@@ -50,8 +50,8 @@ from bnnc.engines.count import CountResult, Method, region_size
 from bnnc.engines.decide import SatResult, check_sat_before_formula, make_query
 from bnnc.engines.decide import check_sat as _check_sat
 from bnnc.engines.decide import infer as _infer
-from bnnc.engines.registry import COUNTERS, DECIDERS, SAMPLERS, SOLVERS
-from bnnc.engines.sample import SampleResult, validate_samples
+from bnnc.engines.registry import COUNTERS, DECIDERS, SOLVERS
+from bnnc.engines.sample import SAMPLERS, SampleResult, validate_samples
 from bnnc.errors import BnncError, UsageError
 from bnnc.frontend.query import build_query as query
 from bnnc.frontend.query import parse_bits, parse_label, read_input
@@ -384,13 +384,14 @@ def sample(
     n: int = 10,
     seed: int = 0,
     unique: bool = False,
-    sampler: str = "cmsgen",
+    sampler: str = "auto",
     on_sample: Callable[[int], None] | None = None,
     time_limit: float | None = None,
     validate: bool = True,
 ) -> SampleResult:
     """Draw ``n`` inputs the network gives ``label`` (or that answer ``query``) with
-    ``sampler`` (CMSGen: fast, no uniformity guarantee; UniGen: almost-uniform);
+    ``sampler`` (``auto``: exactly uniform from the network where affordable, else UniGen,
+    almost-uniform; ``cmsgen``: fast, no uniformity guarantee; see bnnc.engines.sample);
     ``on_sample(drawn)`` is called after each draw; Ctrl-C or the ``time_limit`` (seconds) stop
     the draws and keep what was drawn.  Every sample is checked by the reference (InternalError
     if one fails) unless ``validate=False`` (then call :func:`validate_samples` yourself)."""
@@ -426,7 +427,8 @@ def count(
     time_limit: float | None = None,
 ) -> CountResult:
     """The number of inputs the network gives ``label`` (or that answer ``query``): ``auto``
-    (the reference on every input of a small region, else Ganak), exact (Ganak),
+    (enumeration, the layer-wise count, Ganak, ApproxMC: the first that applies and finishes,
+    see bnnc.engines.count_auto), ``layers``, exact (Ganak),
     (ε, δ)-approximate (ApproxMC), or any counter by name (``enumerate``: the formula's models
     by brute force) (see bnnc.engines.count), with its share of the
     input region, the counter's guarantee and the reason for the method."""
@@ -434,8 +436,9 @@ def count(
 
     compiled = compiled or compile(model)
     asked = make_query(model, label, _on_region(compiled, query))
-    if method == "auto":
-        return count_queries(model, compiled.formula, [asked], time_limit=time_limit)[0]
+    if method in ("auto", "layers"):
+        return count_queries(model, compiled.formula, [asked], method=method, epsilon=epsilon,
+                             delta=delta, seed=seed, time_limit=time_limit)[0]  # fmt: skip
     return _count(
         compiled.formula,
         asked,

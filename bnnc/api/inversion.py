@@ -14,18 +14,19 @@ from numpy.typing import NDArray
 from bnnc.backend.images import write_npy, write_png_grid
 from bnnc.engines.count import (
     CountResult,
-    choose_method,
     count,
     count_by_enumeration,
     region_size,
 )
-from bnnc.errors import InternalError
+from bnnc.engines.count_auto import count_auto
+from bnnc.engines.count_layers import counts as count_by_layers
+from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
-CountMethod = Literal["auto", "exact", "approx", "enumerate"]
+CountMethod = Literal["auto", "exact", "approx", "enumerate", "layers"]
 
 
 def count_queries(
@@ -40,15 +41,22 @@ def count_queries(
     time_limit: float | None = None,
 ) -> list[CountResult]:
     """Count each query (over one region) with ``method``: Ganak (``exact``), ApproxMC
-    (``approx``), the reference over every input of the region (``enumerate``), or ``auto``:
-    enumeration when the region is small enough (``engines.count.choose_method``), else Ganak.
-    ``time_limit`` (seconds) covers all of them: when it runs out, TimeLimitError."""
+    (``approx``), the reference over every input of the region (``enumerate``), the dynamic
+    program over the first layer's sums (``layers``), or ``auto``: the first of those that
+    applies and finishes (bnnc.engines.count_auto).  Each result carries its method, the reason
+    and its guarantee.  ``time_limit`` (seconds) covers all of them: when it runs out,
+    TimeLimitError."""
+    if not queries:
+        return []
+    if method == "auto":
+        space = region_size(formula, queries[0])
+        return count_auto(model, formula, queries, epsilon=epsilon, delta=delta, seed=seed,
+                          space=space, time_limit=time_limit)  # fmt: skip
     reason = "asked for"
-    if method == "auto" and queries:
-        chosen, reason = choose_method(queries[0])
-        method = "enumerate" if chosen == "enumerate" else "exact"
     if method == "enumerate":
         return [replace(r, reason=reason) for r in count_by_enumeration(model, queries)]
+    if method == "layers":
+        return _count_by_layers(model, queries, reason)
     space = region_size(formula, queries[0]) if queries else 0
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     results = []
@@ -67,6 +75,25 @@ def count_queries(
             )
         )
     return [replace(r, reason=reason) for r in results]
+
+
+def _count_by_layers(
+    model: BnnModel | IlpModel, queries: list[Query], reason: str
+) -> list[CountResult]:
+    if not isinstance(model, BnnModel):
+        raise UsageError(
+            "the layer-wise count needs a trained network, not a lowered model", parameter="method"
+        )
+    start = time.perf_counter()
+    try:
+        counted, space = count_by_layers(model, queries)
+    except ValueError as err:
+        raise UsageError(str(err), parameter="method") from None
+    seconds = time.perf_counter() - start
+    return [
+        CountResult(q, "layers", c, space, seconds, reason=reason)
+        for q, c in zip(queries, counted, strict=True)
+    ]
 
 
 def count_every_label(
@@ -95,7 +122,7 @@ def count_every_label(
     )
     space = region_size(formula, query)
     total = sum(r.count for r in results)
-    if method != "approx" and total != space:
+    if all(r.exact for r in results) and total != space:
         raise InternalError(
             f"the exact counts of all labels sum to {total}, not to the {space} inputs of "
             "the region: the formula is not parsimonious (please report this as a bnnc bug)"

@@ -39,13 +39,23 @@ def count_command(
         bool,
         typer.Option(
             "--exact",
-            help="Exact count with Ganak.  Default: enumerate regions of up to 2^22 inputs, "
-            "else Ganak (the output says which).",
+            help="Count with Ganak (exact with probability ≥ 1 − δ: its cache is hashed).  "
+            "Default (auto): enumeration for regions of up to 2^25 inputs, else the layer-wise "
+            "count where few first-layer neurons are free, else Ganak for 30 s (half of "
+            "--timeout), else ApproxMC; the output gives each count's method and guarantee.",
         ),
     ] = False,
     approx: Annotated[
         bool,
         typer.Option("--approx", help="(ε, δ)-approximate count with ApproxMC."),
+    ] = False,
+    layers: Annotated[
+        bool,
+        typer.Option(
+            "--layers",
+            help="Exact count by a dynamic program over the first layer's sums (regions that "
+            "leave few first-layer neurons free).",
+        ),
     ] = False,
     enumerate_inputs: Annotated[
         bool,
@@ -76,10 +86,18 @@ def count_command(
 ) -> int:
     """Count the inputs the network gives LABEL (or every label), exactly or approximately;
     with --fix/--near, only inputs in that region."""
-    if exact + approx + enumerate_inputs > 1:
-        raise usage("choose one of --exact, --approx and --enumerate")
+    if exact + approx + enumerate_inputs + layers > 1:
+        raise usage("choose one of --exact, --approx, --enumerate and --layers")
     method: bnnc.CountMethod = (
-        "approx" if approx else "enumerate" if enumerate_inputs else "exact" if exact else "auto"
+        "approx"
+        if approx
+        else "enumerate"
+        if enumerate_inputs
+        else "layers"
+        if layers
+        else "exact"
+        if exact
+        else "auto"
     )
     if all_labels and (label is not None or region.not_label is not None):
         raise usage("--all-labels counts every label; drop --label/--not-label")
@@ -128,16 +146,20 @@ def count_command(
         return int(ExitCode.UNKNOWN)
     seconds = time.perf_counter() - start
 
+    methods = sorted({r.method for r in results})
+    guarantees = sorted({r.guarantee.describe() for r in results})
     if json_output:
         echo_json(
             {
                 "verb": "count",
                 "model": model.name,
                 "encoding": encoding,
-                "method": results[0].method if results else method,
+                "result": "ok",
+                "method": methods[0] if len(methods) == 1 else methods,
+                "guarantee": guarantees[0] if len(guarantees) == 1 else guarantees,
                 "reason": results[0].reason if results else "",
-                "epsilon": epsilon if method == "approx" else None,
-                "delta": delta if method == "approx" else None,
+                "epsilon": epsilon if any(not r.exact for r in results) else None,
+                "delta": delta if any(not r.exact for r in results) else None,
                 "query": query_json(model, query),
                 "space": space,
                 "counts": [_result_json(formula, r) for r in results],
@@ -149,30 +171,27 @@ def count_command(
 
     where = "" if query.region.is_everything else f" ({query.region.describe()})"
     typer.echo(f"input space{where}: {space} inputs")
-    if method == "approx":
-        typer.echo(
-            f"ApproxMC estimates: with probability ≥ {1 - delta:g} each true count lies within "
-            f"a factor {1 + epsilon:g} of its estimate"
-        )
     if all_labels:
         width = max(len(formula.describe_label(c)) for c in range(model.n_classes))
-        typer.echo(f"{'label':<{width}}  {'count':>22}  {'share':>10}  seconds")
+        typer.echo(f"{'label':<{width}}  {'count':>22}  {'share':>10}  seconds  method")
         for c, r in enumerate(results):
+            mark = "" if r.exact else "≈ "
             typer.echo(
-                f"{formula.describe_label(c):<{width}}  {r.count:>22}  {r.share:>10.4%}  "
-                f"{r.seconds:.2f}"
+                f"{formula.describe_label(c):<{width}}  {mark + str(r.count):>22}  "
+                f"{r.share:>10.4%}  {r.seconds:>7.2f}  {r.method}"
             )
-        if method != "approx":
+        if all(r.exact for r in results):
             typer.echo(f"{'total':<{width}}  {space:>22}  {1:>10.4%}")
     else:
         r = results[0]
-        approx_mark = "≈ " if method == "approx" else ""
+        approx_mark = "" if r.exact else "≈ "
         typer.echo(
             f"{query.describe(formula)}: {approx_mark}{r.count} inputs "
             f"({r.share:.4%} of the space), {r.seconds:.2f} s"
         )
-    if results and method == "auto":
-        typer.echo(f"method: {results[0].method} ({results[0].reason})")
+    for name in methods:
+        first = next(r for r in results if r.method == name)
+        typer.echo(f"method: {name} ({first.reason}); guarantee: {first.guarantee.describe()}")
     return int(ExitCode.OK)
 
 
@@ -183,10 +202,15 @@ def _result_json(formula: bnnc.CnfFormula, r: bnnc.CountResult) -> dict[str, Any
         "not_label": r.query.not_label,
         "count": r.count,
         "share": r.share,
+        "method": r.method,
+        "guarantee": r.guarantee.describe(),
+        "guarantee_kind": str(r.guarantee.kind),
+        "epsilon": r.guarantee.epsilon,
+        "delta": r.guarantee.delta,
         "seconds": round(r.seconds, 6),
     }
     if r.query.label is not None and formula.class_names:
         record["name"] = formula.class_names[r.query.label]
-    if r.method == "approx":
+    if not r.exact:
         record["bounds"] = [low, high]
     return record

@@ -1,4 +1,4 @@
-"""``bnnc sample MODEL --label L -n N``: draw inputs the network gives a label, with CMSGen."""
+"""``bnnc sample MODEL --label L -n N``: draw inputs the network gives a label, uniformly."""
 
 from __future__ import annotations
 
@@ -60,10 +60,12 @@ def sample_command(
         str,
         typer.Option(
             "--sampler",
-            help=f"One of {', '.join(bnnc.SAMPLERS)}.  cmsgen: fast, uniform-like (no "
-            "guarantee); unigen: almost-uniform with a guarantee, slower.",
+            help=f"One of {', '.join(bnnc.SAMPLERS)}.  auto: exactly uniform from the "
+            "network (enumerate a small region, or reject uniform inputs that do not answer) "
+            "when affordable, else unigen; unigen: almost-uniform with a guarantee, slower; "
+            "cmsgen: fast, uniform-like, no guarantee (measured biased).",
         ),
-    ] = "cmsgen",
+    ] = "auto",
     seed: SeedOption = 0,
     timeout: TimeoutOption = None,
     region: RegionOptions,
@@ -81,8 +83,9 @@ def sample_command(
     no_cache: NoCacheOption = False,
     input_domain: InputDomainOption = None,
 ) -> int:
-    """Draw N inputs that the network gives LABEL, near-uniformly (CMSGen), each one checked
-    by the reference inference (and, for ONNX, by the model itself)."""
+    """Draw N inputs that the network gives LABEL, uniformly (the output says how, and what the
+    sampler guarantees), each one checked by the reference inference (and, for ONNX, by the
+    model itself)."""
     if count < 1:
         raise usage("-n must be at least 1")
     if label is None and not region.given:
@@ -142,7 +145,9 @@ def sample_command(
             "timed_out": result.timed_out,
             "result": "unknown" if result.timed_out else "ok",
             "seed": seed,
-            "sampler": sampler,
+            "sampler": result.method,
+            "guarantee": result.guarantee,
+            "reason": result.reason,
             "samples_file": str(output) if output else None,
             "png_file": str(png) if png and result.drawn else None,
             "seconds": {"sampling": round(result.seconds, 6), "total": round(seconds, 6)},
@@ -187,6 +192,7 @@ def _report(
         f"{result.drawn} samples for {description} ({distinct} distinct) in {seconds:.2f} s, "
         f"all {result.drawn} validated{how}"
     )
+    typer.echo(f"sampler: {result.method} ({result.guarantee})")
     samples = result.samples
     pictures = [ascii_image(row, shape) for row in samples[:PREVIEW]]
     if pictures and pictures[0] is not None:

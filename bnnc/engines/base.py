@@ -213,13 +213,14 @@ class Guarantee:
         return (float(count), float(count))
 
     def describe(self) -> str:
-        """In words: ``exact``, ``exact with probability ≥ 0.99``, ``within a factor 1.8 with
-        probability ≥ 0.8``."""
+        """In words: ``exact``, ``exact with probability ≥ 0.99`` (or ``≥ 1 − δ`` when the counter
+        does not report δ), ``within a factor 1.8 with probability ≥ 0.8``."""
         confidence = "" if self.delta is None else f" with probability ≥ {1 - self.delta:g}"
         if self.kind is GuaranteeKind.EXACT:
             return "exact"
         if self.kind is GuaranteeKind.PROBABLY_EXACT:
-            return f"exact{confidence or ' with high probability'}"
+            unreported = " with probability ≥ 1 − δ (δ not reported by the counter)"
+            return f"exact{confidence or unreported}"
         return f"within a factor {1 + (self.epsilon or 0):g}{confidence}"
 
 

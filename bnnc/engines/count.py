@@ -7,8 +7,10 @@ formula's models by brute force).  The counter is given the input variables as t
 (sampling) set, so it counts inputs.  bnnc's formulas are parsimonious, so the unprojected model
 count is the same number; the tests check that, and :func:`count` can be asked to count
 unprojected (``projected=False``) to show it.  Each result records the guarantee its counter
-gives (:class:`~bnnc.engines.base.Guarantee`): Ganak's counts are exact with high probability
-(its cache is hashed), and bnnc's outputs call them exact.
+gives (:class:`~bnnc.engines.base.Guarantee`), and every output prints it: enumeration and the
+layer-wise count are exact; Ganak's counts are exact with probability ≥ 1 − δ (its component
+cache is hashed; pyganak does not report δ); ApproxMC's are within a factor 1 + ε with
+probability ≥ 1 − δ.  ``auto`` is :func:`bnnc.engines.count_auto.count_auto`.
 
 :func:`count_by_enumeration` (``bnnc count --enumerate``) does not use the formula: it runs the
 reference inference on every input of the region (up to 2^30), in numpy batches.  It is exact,
@@ -51,22 +53,15 @@ from bnnc.ir.region import FREE, Region
 from bnnc.passes.fast_predict import fast_predict
 from bnnc.passes.lower_query import query_clauses
 
-Method = Literal["auto", "exact", "approx", "enumerate"]  # the CLI's; count() takes any counter
+Method = Literal["auto", "exact", "approx", "enumerate", "layers"]  # count() takes any counter
 # The counters the CLI's methods name; any other method is a counter's registered name.
 METHOD_COUNTERS: Final = {"exact": "ganak", "approx": "approxmc"}
 ENUMERATION_MAX_FREE_BITS = 30  # 2^30 inputs through numpy: minutes; beyond, use a counter
-ENUMERATE_AUTO = 1 << 22
-"""The largest region ``auto`` counts by enumeration.  Measured: 2^20 inputs of a 100-20-10
-network with 80 bits fixed take 0.33 s tabulated by the first layer (Ganak: 88 s), and Ganak's
-preprocessing alone takes seconds; beyond ~4M inputs the counter may win."""
-
-
-def choose_method(query: Query) -> tuple[str, str]:
-    """``auto``'s choice for counting ``query``: the method and why."""
-    size = enumeration_size(query.region)
-    if size <= ENUMERATE_AUTO:
-        return "enumerate", f"{size:,} inputs ≤ {ENUMERATE_AUTO:,}: enumerated"
-    return "exact", f"more than {ENUMERATE_AUTO:,} inputs: the exact counter"
+ENUMERATE_AUTO = 1 << 25
+"""The largest region ``auto`` counts by enumeration (:mod:`bnnc.engines.count_auto`).
+Measured on the loaded 2-core bench machine: all 2^25 inputs of a 25-20-10 network in 4.7 s,
+2^25 inputs of the trained 100-20-10 with 75 bits fixed in 8.7 s, both tabulated by the first
+layer (Ganak: 120–485 s per label on 25-20-10)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +84,11 @@ class CountResult:
     def bounds(self) -> tuple[float, float]:
         """The interval the true count lies in (with probability 1 − δ for approximate counts)."""
         return self.guarantee.bounds(self.count)
+
+    @property
+    def exact(self) -> bool:
+        """Whether the count is exact, or exact with probability ≥ 1 − δ (not an estimate)."""
+        return self.guarantee.kind is not GuaranteeKind.APPROXIMATE
 
 
 def count(

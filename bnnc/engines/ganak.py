@@ -1,10 +1,14 @@
 """Ganak (``pyganak``): the exact :class:`~bnnc.engines.base.Counter` (``ganak``).
 
 Ganak 2 is a *probabilistic* exact counter: its component cache is keyed by hashes, so in rare
-cases (Ganak's own estimate is typically below one in a billion) it can return a wrong count.
-pyganak runs Ganak in that default mode and does not report the run's δ, so the result carries
-:meth:`Guarantee.probably_exact() <bnnc.engines.base.Guarantee.probably_exact>` without a δ.
-bnnc's outputs still call these counts "exact", as they always have.
+cases it can return a wrong count.  Ganak's README: "By default, Ganak uses a probabilistic
+caching of component counts, which means that in extremely rare cases, often less than 1 case
+per billion (depending on the problem), it can return incorrect count"; the command line prints
+the run's bound (``c s pac guarantees epsilon: 0 delta: …``) and offers ``--prob 0`` for a
+non-probabilistic count.  pyganak 2.9 runs that default mode, has no switch for ``--prob 0``,
+and prints no δ even at verbosity 2 (checked), so the result carries
+:meth:`Guarantee.probably_exact() <bnnc.engines.base.Guarantee.probably_exact>` without a δ,
+and bnnc's outputs say "exact with probability ≥ 1 − δ (δ not reported by the counter)".
 
 Seed: ignored (Ganak runs with its default seed, 0, as bnnc always has; the count does not
 depend on it).  Time limit: ignored (pyganak takes none, and its one call cannot be stopped).

@@ -52,7 +52,8 @@ def test_sample_writes_validated_npy_png_and_json(tmp_path: Path, tiny_labels: n
     )
     assert code == 0
     record = json.loads(stdout)
-    assert record["drawn"] == record["validated"] == 12 and record["sampler"] == "cmsgen"
+    assert record["drawn"] == record["validated"] == 12 and record["sampler"] == "enumerate"
+    assert record["guarantee"] == "exactly uniform"
     samples = np.load(npy)
     assert samples.shape == (12, 3, 3) and set(np.unique(samples)) <= {-1, 1}
     bits = samples.reshape(12, 9) > 0
@@ -89,8 +90,25 @@ def test_count_all_labels_sums_to_the_space(tiny_labels: np.ndarray) -> None:
     counts = [entry["count"] for entry in record["counts"]]
     assert counts == np.bincount(tiny_labels, minlength=2).tolist()
     assert record["total"] == record["space"] == 512
+    assert record["method"] == "enumerate" and record["guarantee"] == "exact"
+    assert all(e["method"] == "enumerate" and e["guarantee"] == "exact" for e in record["counts"])
     code, stdout, _ = run("count", TINY, "--all-labels")
     assert code == 0 and "total" in stdout and "100.0000%" in stdout
+    assert "guarantee: exact" in stdout
+
+
+def test_every_count_states_its_method_and_guarantee() -> None:
+    """Ganak's counts are labelled with the guarantee they have (probabilistic), ApproxMC's
+    with their (ε, δ), in the text and in every JSON record."""
+    code, stdout, _ = run("count", TINY, "--label", "bar", "--exact", "--json")
+    record = json.loads(stdout)
+    entry = record["counts"][0]
+    assert code == 0 and entry["count"] == 120 and entry["guarantee_kind"] == "probably exact"
+    assert entry["guarantee"].startswith("exact with probability ≥ 1 − δ")
+    code, stdout, _ = run("count", TINY, "--label", "bar", "--exact")
+    assert "guarantee: exact with probability ≥ 1 − δ" in stdout
+    code, stdout, _ = run("count", TINY, "--label", "bar", "--approx", "--delta", "0.1")
+    assert "≈ " in stdout and "guarantee: within a factor 1.8 with probability ≥ 0.9" in stdout
 
 
 def test_count_in_a_hamming_ball_matches_enumeration(tiny_labels: np.ndarray) -> None:
@@ -144,6 +162,8 @@ def test_approximate_count_reports_its_guarantee() -> None:
     record = json.loads(stdout)
     low, high = record["counts"][0]["bounds"]
     assert low <= 120 <= high and record["epsilon"] == 0.8 and record["delta"] == 0.2
+    entry = record["counts"][0]
+    assert (entry["epsilon"], entry["delta"], entry["guarantee_kind"]) == (0.8, 0.2, "approximate")
 
 
 def test_fixed_bits_reach_the_dimacs_file(tmp_path: Path) -> None:

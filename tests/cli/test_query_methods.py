@@ -109,7 +109,10 @@ def test_a_count_that_runs_out_of_time_is_unknown_and_stops_its_solver() -> None
 
 
 def test_sampling_that_runs_out_of_time_keeps_its_samples(tmp_path: object) -> None:
-    code, stdout, _ = run("sample", TINY, "-l", "1", "-n", "100000", "--timeout", "0.5", "--json")
+    code, stdout, _ = run(
+        "sample", TINY, "-l", "1", "-n", "100000", "--timeout", "0.5", "--sampler", "cmsgen",
+        "--json",
+    )  # fmt: skip
     record = json.loads(stdout)
     assert code == 30 and record["timed_out"] and record["result"] == "unknown"
     assert 0 < record["drawn"] < 100000 and record["validated"] == record["drawn"]

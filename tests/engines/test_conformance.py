@@ -133,10 +133,12 @@ def test_each_counter_states_its_guarantee() -> None:
         for name in ("ganak", "approxmc", "enumerate")
     }
     assert kinds["enumerate"].kind is GuaranteeKind.EXACT
-    # Ganak 2 hashes its component cache: exact with high probability (pyganak gives no δ).
+    # Ganak 2 hashes its component cache: exact with probability ≥ 1 − δ (pyganak gives no δ).
     assert kinds["ganak"].kind is GuaranteeKind.PROBABLY_EXACT and kinds["ganak"].delta is None
     approx = registry.counter("approxmc").count(FORMULA, N_VARS, None, epsilon=0.5, delta=0.1)
     assert approx.guarantee.kind is GuaranteeKind.APPROXIMATE
     assert (approx.guarantee.epsilon, approx.guarantee.delta) == (0.5, 0.1)
     assert approx.guarantee.describe() == "within a factor 1.5 with probability ≥ 0.9"
-    assert kinds["ganak"].describe() == "exact with high probability"
+    assert kinds["ganak"].describe() == (
+        "exact with probability ≥ 1 − δ (δ not reported by the counter)"
+    )

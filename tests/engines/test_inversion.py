@@ -179,7 +179,9 @@ def test_interrupt_keeps_what_was_drawn(small) -> None:  # type: ignore[no-untyp
             raise KeyboardInterrupt
 
     query = Query(Region.everything(SHAPE[0]), label=int(labels[0]))
-    result = sample(model, compiled.formula, query, 50, on_sample=stop_after_three)
+    result = sample(
+        model, compiled.formula, query, 50, on_sample=stop_after_three, sampler="cmsgen"
+    )
     assert result.interrupted and result.drawn == 3
     assert query.accepts(model, result.samples).all()
 
@@ -221,7 +223,7 @@ def test_cmsgen_is_documented_as_not_uniform_here() -> None:
     compiled = bnnc.compile(model, "totalizer")
     label, preimage = preimage_with_about(model, 9, 20)
     query = Query(Region.everything(9), label=label)
-    result = sample(model, compiled.formula, query, 40 * len(preimage), seed=7)
+    result = sample(model, compiled.formula, query, 40 * len(preimage), seed=7, sampler="cmsgen")
     assert chi_square_p(result.samples, preimage) < 1e-6
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bnnc.api as bnnc
-from bnnc.engines.count import ENUMERATE_AUTO, choose_method, count_by_enumeration
+from bnnc.engines.count import ENUMERATE_AUTO, count_by_enumeration
 from bnnc.engines.enumerate import region_label_counts
 from bnnc.ir.query import Query
 from bnnc.ir.region import Region
@@ -48,12 +48,10 @@ def test_region_counts_equal_brute_force(case: tuple[bnnc.BnnModel, Region], low
 def test_auto_enumerates_small_regions_and_says_so() -> None:
     model = random_bnn([24, 6, 3], seed=3)
     small = Region.with_fixed(24, {i: True for i in range(8)})
-    method, reason = choose_method(Query(small, label=1))
-    assert method == "enumerate" and "65,536 inputs" in reason
-    assert choose_method(Query(Region.everything(24), label=1))[0] == "exact"
-    assert 1 << 16 <= ENUMERATE_AUTO < 1 << 24
+    assert 1 << 16 <= ENUMERATE_AUTO <= 1 << 25
     result = bnnc.count(model, bnnc.compile(model, region=small), query=Query(small, label=1))
-    assert result.method == "enumerate" and result.reason
+    assert result.method == "enumerate" and "65,536 inputs" in result.reason
+    assert result.guarantee.describe() == "exact"
     inputs = all_inputs(16)
     full = np.hstack([np.ones((len(inputs), 8), dtype=bool), inputs])
     assert result.count == int((bnnc.predict(model, full) == 1).sum())

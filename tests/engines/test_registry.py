@@ -79,7 +79,7 @@ def test_bad_arguments_are_usage_errors_without_cli_flags(tiny) -> None:  # type
         (
             lambda: sample(model, formula, query, 2, unique=True, sampler="unigen"),
             "unique",
-            "needs the cmsgen sampler, not unigen",
+            "sampler, not unigen",
         ),
         (lambda: make_query(model, 1, Query(Region.everything(6), label=2)), "label", "asks for"),
         (lambda: infer(model, formula, np.zeros(5, dtype=bool)), "bits", "expected 6 input bits"),

@@ -51,7 +51,9 @@ def _invert(
     empty: list[int] = []
     for c in labels:
         query = make_query(model, c, None)
-        result = sample(model, formula, query, per_label, seed=(seed + c) % 2**31)
+        # CMSGen, as in the paper (and bnnc before issue 16): garbage-class retraining needs
+        # varied inputs per label, not proportions, and a rare label must not wait for UniGen.
+        result = sample(model, formula, query, per_label, seed=(seed + c) % 2**31, sampler="cmsgen")
         validate_samples(model, result)
         if result.interrupted:
             raise KeyboardInterrupt
