@@ -4,6 +4,7 @@ records, a sweep resumes from its JSONL file, and the summary is rebuilt from re
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,11 @@ def test_local_pool_gives_the_in_process_records(small: Small, tmp_path: Path) -
     sweep(small.model_path, str(small.npy), RadiusQuery(4), jsonl=here, engine="inprocess")
     sweep(small.model_path, str(small.npy), RadiusQuery(4), jsonl=pool, workers=2)
     assert stripped(records(here)) == stripped(records(pool))
-    assert len({r["worker"] for r in records(pool).values()}) == 2
+    # Run by the pool's processes, not this one (how the tasks spread over the two depends on
+    # timing: with quick tasks one worker may take them all).
+    workers = {r["worker"] for r in records(pool).values()}
+    assert 1 <= len(workers) <= 2
+    assert all(not w.endswith(f":{os.getpid()}") for w in workers)
 
 
 def test_resume_runs_only_what_is_missing(small: Small, tmp_path: Path) -> None:
