@@ -33,7 +33,7 @@ class _Geometry:
     ceil: bool = False
 
 
-_DIMS = {"kernel": (3, 2), "stride": (2,), "padding": (4, 2), "dilation": (2,), "groups": (1,)}
+_DIMS = {"kernel": (3,), "stride": (2,), "padding": (4, 2), "dilation": (2,), "groups": (1,)}
 
 
 def _geometry(builder: Builder, node: Node, width: int, why: str, pool: bool) -> _Geometry:
