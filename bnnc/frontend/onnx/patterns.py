@@ -25,13 +25,14 @@ the input conditions, the framework's own inference, and the trained form read b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper
 
+from bnnc.frontend.onnx import conv
 from bnnc.frontend.onnx.engine import Engine
 from bnnc.frontend.onnx.exactness import (
     check_band_fires,
@@ -40,7 +41,8 @@ from bnnc.frontend.onnx.exactness import (
     rounding_bound,
     tail_values,
 )
-from bnnc.frontend.onnx.inputs import input_conditions, input_scale
+from bnnc.frontend.onnx.inputs import input_conditions
+from bnnc.frontend.onnx.kinds import Bits, Raw, TailOf, Walk
 from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
 from bnnc.frontend.onnx.predict import Predictor
 from bnnc.frontend.onnx.readback import read_back
@@ -55,44 +57,14 @@ from bnnc.frontend.onnx.tails import (
     scores,
     tail_oracle,
 )
-from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, TrainedForm
+from bnnc.ir.conv import Pool2d
 from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
 
 
-@dataclass
-class _Bits:
-    layer: int
-    scale: float  # the bits take the values ±scale
-
-
-@dataclass
-class _Raw:
-    """The model input, or an elementwise function of it (before the first binarisation)."""
-
-
-@dataclass
-class _Tail:
-    block: int  # index into the blocks
-
-
-@dataclass
-class _Walk:
-    """The walk's progress, in graph order (mutable: each node adds to it)."""
-
-    kinds: dict[str, _Raw | _Bits | _Tail]
-    blocks: list[Block] = field(default_factory=list)
-    widths: list[int] = field(default_factory=list)  # width of each bits layer
-    input_bits: str | None = None  # the tensor of the input bits, once found
-    _prefix: Engine | None = None
-
-    def prefix(self, source: OnnxSource) -> Engine:
-        """The graph from the model input to the input bits, in the model's engine (built
-        once)."""
-        assert self.input_bits is not None
-        if self._prefix is None:
-            self._prefix = prefix_engine(source, self.input_bits)
-        return self._prefix
+# The walk's kinds of tensors (bnnc.frontend.onnx.kinds), by their short local names.
+_Bits, _Raw, _Tail, _Walk = Bits, Raw, TailOf, Walk
 
 
 @dataclass(frozen=True)
@@ -103,6 +75,12 @@ class OnnxReading:
     model: BnnModel
     source: OnnxSource
     blocks: tuple[Block, ...]
+
+
+CONV_NOT_TRAINED = (
+    "convolution and pooling layers are read as threshold neurons of the model's own engine; "
+    "their trained form is not read back"
+)
 
 
 def read(path: Path) -> OnnxReading:
@@ -118,10 +96,27 @@ def read(path: Path) -> OnnxReading:
         kind = kinds.get(dyn[0])
         if node.op_type in ("MatMul", "Gemm"):
             _linear(source, walk, node)
+        elif node.op_type == "Conv":
+            conv.convolution(source, walk, node, _tail_scale)
+        elif node.op_type == "MaxPool":
+            conv.max_pool(source, walk, node, _tail_scale)
+        elif node.op_type in conv.REFUSED:
+            raise source.error(conv.REFUSED[node.op_type], node)
+        elif node.op_type == "Softmax" and isinstance(kind, _Tail) and kind.index is None:
+            # Monotone in each score with the others fixed: the argmax is the scores' argmax.
+            blocks[kind.block].end = dyn[0]
+            walk.ends.add(node.output[0])
+            kinds[node.output[0]] = kind
+        elif conv.moves(kind, node):
+            conv.move(source, walk, node)
+        elif node.op_type in ELEMENTWISE and getattr(kind, "index", None) is not None:
+            assert kind is not None
+            conv.elementwise(source, walk, node, kind)
         elif node.op_type in LABEL_OPS:
             if not isinstance(kind, _Tail):
                 raise source.error("the label is taken before the output layer", node)
-            blocks[kind.block].end = dyn[0]
+            if dyn[0] not in walk.ends:
+                blocks[kind.block].end = dyn[0]
             label_of = node.output[1] if node.op_type == "TopK" else node.output[0]
             for out in node.output:
                 kinds[out] = kind
@@ -157,19 +152,8 @@ def read(path: Path) -> OnnxReading:
 def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
     kinds, blocks, widths = walk.kinds, walk.blocks, walk.widths
     a_name, b_name = node.input[0], node.input[1]
-    kind = kinds.get(a_name)
-    if isinstance(kind, _Tail):  # the previous block ends here: its tail feeds this layer
-        prev = blocks[kind.block]
-        prev.end = a_name
-        scale = _tail_scale(source, prev, node)
-        widths.append(prev.weights.shape[0])
-        kind = _Bits(kind.block + 1, scale)
-    if isinstance(kind, _Raw):  # the input bits: an elementwise function of the input
-        walk.input_bits = a_name
-        kind = _Bits(0, input_scale(source, walk.prefix(source), node))
-        widths.append(int(np.prod(source.input_shape)))
-    if not isinstance(kind, _Bits):
-        raise source.error("a linear layer reads a tensor bnnc has not classified", node)
+    # The previous block ends here (its tail feeds this layer), or the input bits are found.
+    kind = conv.consume(source, walk, node, a_name, _tail_scale)
     if kind.layer != len(blocks):
         raise source.error("a linear layer reads an earlier layer (skip connections)", node)
     matrix = source.const(b_name)
@@ -196,6 +180,8 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
             offset = float(attrs.get("beta", 1.0)) * bias.astype(np.float64)
     else:
         weights, alpha = matrix.T, 1.0
+    if kind.index is not None:  # after a convolution: the columns follow its layout
+        weights = conv.columns(source, node, weights, kind.index, widths[kind.layer])
     if weights.shape[1] != widths[kind.layer]:
         raise source.error(
             f"weights have {weights.shape[1]} inputs, the previous layer has {widths[kind.layer]}",
@@ -254,6 +240,12 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
     blocks = walk.blocks
     inner = []
     for k, block in enumerate(blocks[:-1]):
+        if isinstance(block.structure, Pool2d):  # an OR per window: its own bias, no tail
+            pool = block.structure
+            inner.append(
+                InnerBlock(f"layer{k + 1}", pool.weights, pool.bias(), None, None, pool)
+            )
+            continue
         oracle = tail_oracle(source, block)
         inner.append(
             InnerBlock(
@@ -262,6 +254,7 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
                 bias=frozen(np.zeros(block.weights.shape[0]), np.float64),
                 batchnorm=None,
                 oracle=fires(oracle),
+                structure=block.structure,
             )
         )
     last = blocks[-1]
@@ -321,7 +314,9 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         # Read back now, while the blocks are at hand: it takes well under a millisecond, and
         # the model then carries a plain value rather than the reader's state (package
         # docstring, "The trained form").
-        trained_form=read_back(source, blocks, binarised_output),
+        trained_form=read_back(source, blocks, binarised_output)
+        if all(block.structure is None for block in blocks)
+        else TrainedForm(str(source.path), (), (), CONV_NOT_TRAINED),
     )
     model.verify()
     return model
