@@ -147,7 +147,7 @@ def _edited(tmp_path: Path, name: str, op: str, attribute: str, value: object) -
     [
         ("Conv", "auto_pad", "SAME_UPPER", "auto_pad"),
         ("MaxPool", "storage_order", 1, "storage_order"),
-        ("Conv", "strides", [1, 1, 1], "two strides"),
+        ("MaxPool", "auto_pad", "SAME_LOWER", "MaxPool auto_pad=SAME_LOWER"),
     ],
 )
 def test_bad_attributes_are_refused_by_name(
