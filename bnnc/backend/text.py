@@ -127,7 +127,7 @@ def _inner_block(block: InnerBlock, group: int) -> list[str]:
 
 
 def _geometry(
-    in_shape: tuple[int, int, int], layout: str, options: list[tuple[str, tuple[int, ...]]]
+    in_shape: tuple[int, int, int], layout: str, options: Sequence[tuple[str, tuple[int, ...]]]
 ) -> list[str]:
     shape = "x".join(map(str, in_shape))
     lines = [f"{_INDENT}input {shape}" + (" nhwc" if layout == "NHWC" else "")]
@@ -138,7 +138,7 @@ def _geometry(
 
 def _pool_block(name: str, pool: Pool2d) -> list[str]:
     keyword = "maxpool" if pool.reduce == "max" else "minpool"
-    options = [("kernel", pool.kernel), ("stride", pool.stride)]
+    options: list[tuple[str, tuple[int, ...]]] = [("kernel", pool.kernel), ("stride", pool.stride)]
     if any(pool.padding):
         options.append(("padding", pool.padding))
     if pool.dilation != (1, 1):
@@ -167,7 +167,7 @@ def _conv_block(block: InnerBlock, conv: Conv2d) -> list[str] | None:
     picked = [per_channel(a) for a in arrays]
     if block.oracle is not None or any(p is None for p in picked):
         return None
-    o, cg, kh, kw = conv.kernel.shape
+    o, _, kh, kw = conv.kernel.shape
     options: list[tuple[str, tuple[int, ...]]] = [("kernel", (o, kh, kw))]
     if conv.stride != (1, 1):
         options.append(("stride", conv.stride))

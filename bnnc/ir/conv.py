@@ -65,8 +65,12 @@ def _windows(
     _, h, w = in_shape
     ho = _out_size(h, kernel[0], stride[0], (pads[0], pads[2]), dilation[0], ceil)
     wo = _out_size(w, kernel[1], stride[1], (pads[1], pads[3]), dilation[1], ceil)
-    rows = np.arange(ho)[:, None] * stride[0] - pads[0] + np.arange(kernel[0])[None, :] * dilation[0]
-    cols = np.arange(wo)[:, None] * stride[1] - pads[1] + np.arange(kernel[1])[None, :] * dilation[1]
+    rows = (
+        np.arange(ho)[:, None] * stride[0] - pads[0] + np.arange(kernel[0])[None, :] * dilation[0]
+    )
+    cols = (
+        np.arange(wo)[:, None] * stride[1] - pads[1] + np.arange(kernel[1])[None, :] * dilation[1]
+    )
     return ho, wo, rows.astype(np.int64), cols.astype(np.int64)
 
 

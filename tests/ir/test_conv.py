@@ -60,7 +60,9 @@ def test_expanded_rows_are_the_direct_convolution(conv: Conv2d, seed: int) -> No
     )
     assert direct.shape[1:] == conv.out_shape
     flat = _to_flat(x, conv.layout)
-    assert np.array_equal(flat @ conv.weights.T.astype(np.int64) + conv.shift, _to_flat(direct, conv.layout))
+    assert np.array_equal(
+        flat @ conv.weights.T.astype(np.int64) + conv.shift, _to_flat(direct, conv.layout)
+    )
     channel = conv.channel_of_neuron()
     expected = np.broadcast_to(np.arange(conv.out_channels)[:, None, None], conv.out_shape)
     assert np.array_equal(channel, _to_flat(expected[None], conv.layout)[0])
@@ -80,7 +82,16 @@ def test_expanded_rows_are_the_direct_convolution(conv: Conv2d, seed: int) -> No
     seed=st.integers(0, 2**32 - 1),
 )
 def test_pooling_is_or_and_of_the_window(
-    c: int, h: int, w: int, k: int, s: int, pad: int, ceil: bool, layout: str, reduce: str, seed: int
+    c: int,
+    h: int,
+    w: int,
+    k: int,
+    s: int,
+    pad: int,
+    ceil: bool,
+    layout: str,
+    reduce: str,
+    seed: int,
 ) -> None:
     pad = min(pad, k - 1)
     pool = Pool2d((c, h, w), (k, k), (s, s), (pad,) * 4, (1, 1), ceil, layout, reduce)  # type: ignore[arg-type]
@@ -99,7 +110,9 @@ def test_pooling_is_or_and_of_the_window(
     for i in range(ho):
         for j in range(wo):
             window = padded[:, :, i * s : i * s + k, j * s : j * s + k]
-            direct[:, :, i, j] = window.max(axis=(2, 3)) if reduce == "max" else window.min(axis=(2, 3))
+            direct[:, :, i, j] = (
+                window.max(axis=(2, 3)) if reduce == "max" else window.min(axis=(2, 3))
+            )
     sums = _to_flat(x, layout) @ pool.weights.T.astype(np.int64)
     fires = sums + pool.bias() >= 0
     assert np.array_equal(np.where(fires, 1, -1), _to_flat(direct, layout))

@@ -52,8 +52,10 @@ def _shape(source: OnnxSource, name: str) -> tuple[int, ...]:
 
 
 def _index_of(source: OnnxSource, name: str, index: Index | None) -> Index:
-    return index if index is not None else np.arange(math.prod(_shape(source, name))).reshape(
-        _shape(source, name)
+    return (
+        index
+        if index is not None
+        else np.arange(math.prod(_shape(source, name))).reshape(_shape(source, name))
     )
 
 
@@ -157,15 +159,18 @@ def _image(
         raise source.error("a layer reads an earlier layer (skip connections)", node)
     shape = _shape(source, node.input[0])
     if len(shape) != 4 or shape[0] != 1:
-        raise source.error(f"{node.op_type} reads a tensor of shape {shape}, not (1, C, H, W)", node)
+        raise source.error(
+            f"{node.op_type} reads a tensor of shape {shape}, not (1, C, H, W)", node
+        )
     image = (shape[1], shape[2], shape[3])
     width = walk.widths[bits.layer]
     if math.prod(image) != width:
         raise source.error(f"reads {math.prod(image)} values; the previous layer has {width}", node)
     index = _index_of(source, node.input[0], bits.index)[0]
-    for layout in ("NCHW", "NHWC"):
-        if np.array_equal(index, flat_index(image, layout)):  # type: ignore[arg-type]
-            return image, layout  # type: ignore[return-value]
+    layouts: tuple[Layout, ...] = ("NCHW", "NHWC")
+    for layout in layouts:
+        if np.array_equal(index, flat_index(image, layout)):
+            return image, layout
     raise source.error(
         f"{node.op_type} reads the previous layer in a layout other than NCHW or NHWC", node
     )
@@ -178,19 +183,30 @@ def _geometry(
     auto_pad = attrs.get("auto_pad", b"NOTSET")
     auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
     if auto_pad not in ("NOTSET", "VALID"):
-        raise source.error(f"{node.op_type} auto_pad={auto_pad} is not supported (bnnc "
-                           "needs NOTSET with explicit pads, or VALID)", node)
+        raise source.error(
+            f"{node.op_type} auto_pad={auto_pad} is not supported (bnnc "
+            "needs NOTSET with explicit pads, or VALID)",
+            node,
+        )
     if "kernel_shape" in attrs and tuple(attrs["kernel_shape"]) != kernel:
-        raise source.error(f"kernel_shape {attrs['kernel_shape']} is not the kernel's {kernel}", node)
+        raise source.error(
+            f"kernel_shape {attrs['kernel_shape']} is not the kernel's {kernel}", node
+        )
     strides = tuple(attrs.get("strides", (1, 1)))
     pads = tuple(attrs.get("pads", (0, 0, 0, 0))) if auto_pad == "NOTSET" else (0, 0, 0, 0)
     dilations = tuple(attrs.get("dilations", (1, 1)))
     if len(strides) != 2 or len(pads) != 4 or len(dilations) != 2:
         raise source.error(f"{node.op_type} must be 2-D (two strides, four pads)", node)
-    return (strides[0], strides[1]), (pads[0], pads[1], pads[2], pads[3]), (dilations[0], dilations[1])
+    return (
+        (strides[0], strides[1]),
+        (pads[0], pads[1], pads[2], pads[3]),
+        (dilations[0], dilations[1]),
+    )
 
 
-def convolution(source: OnnxSource, walk: Walk, node: onnx.NodeProto, tail_scale: TailScale) -> None:
+def convolution(
+    source: OnnxSource, walk: Walk, node: onnx.NodeProto, tail_scale: TailScale
+) -> None:
     """A ``Conv`` reading binarised values through a constant kernel of c·{−1, 0, +1} per
     output channel starts a block: one neuron per output position."""
     bits = consume(source, walk, node, node.input[0], tail_scale)
@@ -206,7 +222,9 @@ def convolution(source: OnnxSource, walk: Walk, node: onnx.NodeProto, tail_scale
     safe = np.where(magnitude > 0, magnitude, 1)[:, None, None, None]
     rows = np.where(magnitude[:, None, None, None] > 0, kernel / safe, 0)
     if not np.isin(rows, (-1.0, 0.0, 1.0)).all():
-        raise source.error("the kernel is not ±c multiples of ternary filters (not binarised)", node)
+        raise source.error(
+            "the kernel is not ±c multiples of ternary filters (not binarised)", node
+        )
     structure = Conv2d(
         in_shape=image,
         kernel=ternary(rows),

@@ -1,8 +1,8 @@
 """The walk over the graph that recognises the blocks, whichever exporter wrote them.
 
 Every dynamic tensor is classified as it is computed: the model input or an elementwise
-function of it (``_Raw``), binarised values ±scale of a bits layer (``_Bits``), or inside a
-block's tail (``_Tail``).  A ``MatMul``/``Gemm`` that reads bits through a constant matrix of
+function of it (``Raw``), binarised values ±scale of a bits layer (``Bits``), or inside a
+block's tail (``TailOf``).  A ``MatMul``/``Gemm`` that reads bits through a constant matrix of
 ±c multiples of ternary rows starts a block (:func:`_linear`); the elementwise operators after
 it are its tail; the next linear layer ends it and checks that the tail gives two values ±a.
 The exporters' patterns all fit this walk:
@@ -53,7 +53,6 @@ from bnnc.frontend.onnx.tails import (
     SHAPE_OPS,
     Block,
     fires,
-    prefix_engine,
     scores,
     tail_oracle,
 )
@@ -61,10 +60,6 @@ from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, TrainedForm
 from bnnc.ir.conv import Pool2d
 from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
-
-
-# The walk's kinds of tensors (bnnc.frontend.onnx.kinds), by their short local names.
-_Bits, _Raw, _Tail, _Walk = Bits, Raw, TailOf, Walk
 
 
 @dataclass(frozen=True)
@@ -86,7 +81,7 @@ CONV_NOT_TRAINED = (
 def read(path: Path) -> OnnxReading:
     """Read a BNN from an ONNX file; see the package docstring for the patterns."""
     source = read_source(path)
-    walk = _Walk(kinds={source.input.name: _Raw()})
+    walk = Walk(kinds={source.input.name: Raw()})
     kinds, blocks = walk.kinds, walk.blocks
     label_of: str | None = None
     for node in source.graph.node:
@@ -102,7 +97,7 @@ def read(path: Path) -> OnnxReading:
             conv.max_pool(source, walk, node, _tail_scale)
         elif node.op_type in conv.REFUSED:
             raise source.error(conv.REFUSED[node.op_type], node)
-        elif node.op_type == "Softmax" and isinstance(kind, _Tail) and kind.index is None:
+        elif node.op_type == "Softmax" and isinstance(kind, TailOf) and kind.index is None:
             # Monotone in each score with the others fixed: the argmax is the scores' argmax.
             blocks[kind.block].end = dyn[0]
             walk.ends.add(node.output[0])
@@ -113,7 +108,7 @@ def read(path: Path) -> OnnxReading:
             assert kind is not None
             conv.elementwise(source, walk, node, kind)
         elif node.op_type in LABEL_OPS:
-            if not isinstance(kind, _Tail):
+            if not isinstance(kind, TailOf):
                 raise source.error("the label is taken before the output layer", node)
             if dyn[0] not in walk.ends:
                 blocks[kind.block].end = dyn[0]
@@ -126,7 +121,7 @@ def read(path: Path) -> OnnxReading:
                 "binarised values, or an elementwise operator with constant operands)",
                 node,
             )
-        elif isinstance(kind, _Bits):
+        elif isinstance(kind, Bits):
             if node.op_type not in SHAPE_OPS:
                 raise source.error(
                     "only reshapes may sit between a binarisation and the next MatMul", node
@@ -139,7 +134,7 @@ def read(path: Path) -> OnnxReading:
 
     output = source.graph.output[0].name
     kind = kinds.get(output)
-    if not isinstance(kind, _Tail):
+    if not isinstance(kind, TailOf):
         raise source.error(f"the output {output!r} is not computed by a final linear layer")
     last = blocks[kind.block]
     if not last.end:
@@ -149,7 +144,7 @@ def read(path: Path) -> OnnxReading:
     return OnnxReading(_build(source, walk), source, tuple(blocks))
 
 
-def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
+def _linear(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> None:
     kinds, blocks, widths = walk.kinds, walk.blocks, walk.widths
     a_name, b_name = node.input[0], node.input[1]
     # The previous block ends here (its tail feeds this layer), or the input bits are found.
@@ -209,7 +204,7 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
     start = node.output[0]
     block = Block(kind.layer, node, rows, gain, offset, bound, start)
     blocks.append(block)
-    kinds[node.output[0]] = _Tail(len(blocks) - 1)
+    kinds[node.output[0]] = TailOf(len(blocks) - 1)
 
 
 def _tail_scale(source: OnnxSource, block: Block, consumer: onnx.NodeProto) -> float:
@@ -236,15 +231,13 @@ def _tail_scale(source: OnnxSource, block: Block, consumer: onnx.NodeProto) -> f
     return float(nonzero[0])
 
 
-def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
+def _build(source: OnnxSource, walk: Walk) -> BnnModel:
     blocks = walk.blocks
     inner = []
     for k, block in enumerate(blocks[:-1]):
         if isinstance(block.structure, Pool2d):  # an OR per window: its own bias, no tail
             pool = block.structure
-            inner.append(
-                InnerBlock(f"layer{k + 1}", pool.weights, pool.bias(), None, None, pool)
-            )
+            inner.append(InnerBlock(f"layer{k + 1}", pool.weights, pool.bias(), None, None, pool))
             continue
         oracle = tail_oracle(source, block)
         inner.append(

@@ -91,9 +91,7 @@ def tail_run(source: OnnxSource, block: Block) -> Callable[[NDArray[np.float32]]
         try:
             out = engine.run({"bnnc_preactivation": flat})[0]
         except Exception:  # a tail with batch-1 reshapes: one row at a time
-            out = np.concatenate(
-                [engine.run({"bnnc_preactivation": row[None]})[0] for row in flat]
-            )
+            out = np.concatenate([engine.run({"bnnc_preactivation": row[None]})[0] for row in flat])
         out = np.asarray(out).reshape(len(flat), -1)
         if block.end_index is not None:  # the end tensor's layout → neurons
             ordered = np.empty_like(out)

@@ -100,7 +100,7 @@ def _pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
 def conv_block(builder: Builder, node: Node, width: int, why: str) -> InnerBlock:
     from lark import Tree
 
-    name = builder.name([c for c in node.children if not isinstance(c, Tree)][0])
+    name = builder.name(next(c for c in node.children if not isinstance(c, Tree)))
     geometry_node, weights_node, *rest = [c for c in node.children if isinstance(c, Tree)]
     geo = _geometry(builder, geometry_node, width, why, pool=False)
     out_channels, kh, kw = geo.options["kernel"]
@@ -108,8 +108,8 @@ def conv_block(builder: Builder, node: Node, width: int, why: str) -> InnerBlock
     c = geo.in_shape[0]
     if groups < 1 or c % groups or out_channels % groups:
         raise builder.error(
-            geometry_node, f"groups {groups} must divide the {c} input and {out_channels} "
-            "output channels"
+            geometry_node,
+            f"groups {groups} must divide the {c} input and {out_channels} output channels",
         )
     per_row = c // groups * kh * kw
     rows = builder.weights(weights_node, per_row, f"in-channels/groups x kh x kw = {per_row}")
@@ -163,7 +163,7 @@ def pool_block(builder: Builder, node: Node, width: int, why: str) -> InnerBlock
 
     kind, name_token = [c for c in node.children if not isinstance(c, Tree)][:2]
     name = builder.name(name_token)
-    geometry_node = [c for c in node.children if isinstance(c, Tree)][0]
+    geometry_node = next(c for c in node.children if isinstance(c, Tree))
     geo = _geometry(builder, geometry_node, width, why, pool=True)
     kernel = _pair(geo.options["kernel"], 1)
     pads = geo.options.get("padding", (0, 0, 0, 0))
@@ -195,4 +195,3 @@ def kernel_rows(structure: Conv2d) -> list[str]:
     chars = np.array(["-", "0", "+"])
     flat = structure.kernel.reshape(structure.out_channels, -1).astype(np.intp) + 1
     return ["".join(chars[row]) for row in flat]
-

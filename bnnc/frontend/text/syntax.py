@@ -85,7 +85,18 @@ _TERMINAL_DESCRIPTIONS = {
 # Tokens that open a new part of a model: meeting one where '}' was possible usually means
 # that the '}' closing the previous part is missing.
 _SECTION_STARTS = frozenset(
-    {"BLOCK", "OUTPUT", "THRESHOLD", "ARGMAX", "BIAS", "BATCHNORM", "BEATS", "BN_PARAM", "CONV", "POOL"}
+    {
+        "BLOCK",
+        "OUTPUT",
+        "THRESHOLD",
+        "ARGMAX",
+        "BIAS",
+        "BATCHNORM",
+        "BEATS",
+        "BN_PARAM",
+        "CONV",
+        "POOL",
+    }
 )
 
 
