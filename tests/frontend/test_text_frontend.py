@@ -411,6 +411,9 @@ def test_every_keyword_is_known_to_the_printer() -> None:
         if pattern.type == "str" and pattern.value.isalpha():
             grammar_words.add(pattern.value)
     grammar_words |= {"gamma", "beta", "mean", "var", "eps", "float32", "float64"}
+    # The words of the convolution terminals POOL, GEOMETRY_KEY and LAYOUT (regular expressions).
+    grammar_words |= {"maxpool", "minpool", "kernel", "stride", "padding", "dilation", "groups"}
+    grammar_words |= {"nchw", "nhwc"}
     assert grammar_words == KEYWORDS
     names = tuple(sorted(KEYWORDS))
     model = BnnModel(
