@@ -263,3 +263,53 @@ def test_bad_conv_geometry_is_refused_in_place(edit: tuple[str, str], message: s
 def test_flat_index_layouts() -> None:
     assert flat_index((2, 1, 2), "NCHW").tolist() == [[[0, 1]], [[2, 3]]]
     assert flat_index((2, 1, 2), "NHWC").tolist() == [[[0, 2]], [[1, 3]]]
+
+
+@st.composite
+def conv_models(draw: st.DrawFn) -> BnnModel:
+    """conv (random geometry and ±1 padding, batch norm) → max/min pool → output, ≤ 9 inputs."""
+    from bnnc.ir.bnn import BatchNorm, InnerBlock, OutputBlock
+    from bnnc.ir.tensor import frozen, ternary
+
+    conv = draw(convs().filter(lambda c: 2 <= np.prod(c.in_shape) <= 9))
+    conv.verify("conv")
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    channel = conv.channel_of_neuron()
+    o = conv.out_channels
+    per = {k: rng.normal(0, 1, o) for k in ("bias", "gamma", "beta", "mean")}
+    per["gamma"] = np.where(rng.random(o) < 0.3, -1, 1) * (np.abs(per["gamma"]) + 0.2)
+    bn = BatchNorm(
+        *(frozen(per[k][channel], np.float64) for k in ("gamma", "beta", "mean")),
+        var=frozen(rng.uniform(0.5, 2, o)[channel], np.float64),
+        eps=1e-5,
+    )
+    first = InnerBlock("c", conv.weights, frozen(per["bias"][channel], np.float64), bn, None, conv)
+    blocks = [first]
+    _, ho, wo = conv.out_shape
+    if min(ho, wo) >= 2 and draw(st.booleans()):
+        pool = Pool2d(conv.out_shape, (2, 2), (1, 1), layout=conv.layout,
+                      reduce=draw(st.sampled_from(["max", "min"])))  # fmt: skip
+        blocks.append(InnerBlock("p", pool.weights, pool.bias(), None, None, pool))
+    width = blocks[-1].n_out
+    weights = ternary(rng.integers(-1, 2, size=(3, width)))
+    output = OutputBlock("out", weights, frozen(rng.choice([0, 0.5, 1], 3), np.float64))
+    model = BnnModel("m", conv.in_shape, tuple(blocks), output)
+    model.verify()
+    return model
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=conv_models(), seed=st.integers(0, 2**32 - 1))
+def test_random_conv_models_compile_exactly(model: BnnModel, seed: int) -> None:
+    """Every input: reference = ILP = CNF; a specialised query region agrees too."""
+    inputs = all_inputs(model.n_inputs)
+    expected = predict(model, inputs)
+    compiled = bnnc.compile(model, "totalizer")
+    assert np.array_equal(predict(compiled.ilp, inputs), expected)
+    assert solved_labels(compiled.formula, inputs) == [[int(c)] for c in expected]
+    rng = np.random.default_rng(seed)
+    center = rng.random(model.n_inputs) < 0.5
+    query = bnnc.query(model, near=center, max_flips=2)
+    special = bnnc.compile(model, "totalizer", region=query.region)
+    inside = inputs[(inputs != center).sum(axis=1) <= 2]
+    assert solved_labels(special.formula, inside) == [[int(c)] for c in predict(model, inside)]
