@@ -104,7 +104,7 @@ def _header(name: str, input_shape: Sequence[int], class_names: Sequence[str] | 
 
 
 def _inner_block(block: InnerBlock, group: int) -> list[str]:
-    if isinstance(block.structure, Pool2d):
+    if isinstance(block.structure, Pool2d) and not block.structure.flipped:
         return _pool_block(block.name, block.structure)
     if isinstance(block.structure, Conv2d):
         printed = _conv_block(block, block.structure)

@@ -209,6 +209,9 @@ class Pool2d:
     ceil_mode: bool = False
     layout: Layout = "NCHW"
     reduce: Literal["max", "min"] = "max"
+    # Channels pooled the other way (min for a max pool): a max pool before a batch norm whose
+    # scale is negative on some channels, read after the sign (bnnc.frontend.onnx.conv).
+    flipped: tuple[int, ...] = ()
 
     @property
     def out_shape(self) -> Shape3:
@@ -258,11 +261,20 @@ class Pool2d:
     def bias(self) -> NDArray[np.float64]:
         """The bias that makes sign(s + bias) the OR (k − 1) or the AND (−k) of the window."""
         k = self.window_sizes().astype(np.float64)
-        return k - 1 if self.reduce == "max" else -k
+        is_max = np.full(k.size, self.reduce == "max")
+        if self.flipped:
+            channel = np.empty(k.size, dtype=np.int64)
+            channel[flat_index(self.out_shape, self.layout)] = np.arange(self.in_shape[0])[
+                :, None, None
+            ]
+            is_max ^= np.isin(channel, self.flipped)
+        return np.where(is_max, k - 1, -k)
 
     def describe(self) -> str:
         n = math.prod(self.out_shape)
         kind = "max pool (OR)" if self.reduce == "max" else "min pool (AND)"
+        if self.flipped:
+            kind += f" (channels {', '.join(map(str, self.flipped))} the other way)"
         return f"{kind} {self.kernel[0]}x{self.kernel[1]} over {n} windows"
 
 

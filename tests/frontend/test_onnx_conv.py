@@ -33,7 +33,7 @@ TINY = [name for name in NAMES if "tiny" in name]
 EXPECTED = {
     "conv_legacy_tiny.onnx", "conv_dynamo_tiny.onnx", "conv_legacy_small.onnx",
     "conv_dynamo_small.onnx", "conv_legacy_strided.onnx", "conv_dynamo_strided.onnx",
-    "conv_larq_nhwc.onnx", "conv_finn_cnv.onnx", "conv_mnist.onnx",
+    "conv_larq_nhwc.onnx", "conv_larq_pool_bn.onnx", "conv_finn_cnv.onnx", "conv_mnist.onnx",
 }  # fmt: skip
 
 
@@ -131,6 +131,10 @@ def test_layouts_and_sharing_are_read() -> None:
     assert isinstance(first, Conv2d) and first.stride == (2, 2) and first.groups == 2
     pool = strided.blocks[2].structure
     assert isinstance(pool, Pool2d) and pool.ceil_mode
+    # Max pooling before the batch norm: the OR of the conv bits, the AND on the channels
+    # whose batch-norm scale is negative (checked against the file in the agreement test).
+    before = load("conv_larq_pool_bn.onnx").blocks[1].structure
+    assert isinstance(before, Pool2d) and before.flipped == (1, 2)
     text = bnnc.emit(larq, "milp")
     assert "conv 3x1x3x3 shared by 108 neurons" in text
 

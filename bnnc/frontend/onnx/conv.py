@@ -11,7 +11,9 @@ sharing visible as a :class:`~bnnc.ir.conv.Conv2d`; any other arrangement is ref
 
 Refused by name: ``AveragePool`` and ``GlobalAveragePool`` (the mean of ±1 values is not a bit:
 bnnc would have to know the next threshold; not supported), ``Conv`` with ``auto_pad`` SAME_*,
-``MaxPool`` with ``storage_order`` 1 or its indices output, max pooling before the binarisation.
+``MaxPool`` with ``storage_order`` 1 or its indices output.  A ``MaxPool`` before the
+binarisation (Larq: conv → max pool → batch norm → sign) is read as its own layer of ORs (or
+ANDs, on channels whose batch norm reverses the order) after the convolution's bits.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from bnnc.frontend.onnx.exactness import (
     tail_values,
 )
 from bnnc.frontend.onnx.inputs import input_scale
-from bnnc.frontend.onnx.kinds import Bits, Index, Kind, Raw, TailOf, Walk
+from bnnc.frontend.onnx.kinds import Bits, Index, Kind, PendingPool, Raw, TailOf, Walk
 from bnnc.frontend.onnx.load import OnnxSource
 from bnnc.frontend.onnx.tails import Block
 from bnnc.ir.conv import Conv2d, Layout, Pool2d, flat_index
@@ -73,9 +75,10 @@ def move(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> None:
     if isinstance(kind, TailOf) and kind.index is None:
         raise source.error("a Transpose of a fully connected layer's output", node)
     index = _index_of(source, name, kind.index)
+    perm: list[int] = []
     if node.op_type == "Transpose":
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        perm = attrs.get("perm", list(range(index.ndim))[::-1])
+        perm = list(attrs.get("perm", list(range(index.ndim))[::-1]))
         moved = np.transpose(index, perm)
     else:
         moved = index.reshape(_shape(source, out))
@@ -83,6 +86,16 @@ def move(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> None:
         walk.kinds[out] = Bits(kind.layer, kind.scale, moved)
     elif isinstance(kind, Raw):
         walk.kinds[out] = Raw(moved, kind.last if kind.index is not None else name)
+    elif kind.pool is not None:  # two resolutions: the engine's (no pooling) and the pooled
+        pool = kind.pool
+        if node.op_type == "Transpose":
+            pooled = np.transpose(pool.index, perm)
+        else:  # the engine's tensors are larger: nothing may be computed after this
+            moved, pooled = np.empty(0, dtype=np.int64), pool.index.reshape(_shape(source, out))
+        walk.kinds[out] = TailOf(
+            kind.block, moved, kind.last, kind.last_index,
+            PendingPool(pool.node, pool.structure, pooled, pool.before, pool.before_index),
+        )  # fmt: skip
     else:
         walk.kinds[out] = TailOf(kind.block, moved, kind.last, kind.last_index)
 
@@ -105,7 +118,13 @@ def elementwise(source: OnnxSource, walk: Walk, node: onnx.NodeProto, kind: Kind
             node,
         )
     del name
-    walk.kinds[out] = TailOf(kind.block, kind.index, out, kind.index)
+    if kind.index is not None and kind.index.size == 0:
+        raise source.error(
+            f"{node.op_type} after a reshape of a max pool that comes before the "
+            "binarisation: bnnc reads elementwise operators there only before reshapes",
+            node,
+        )
+    walk.kinds[out] = TailOf(kind.block, kind.index, out, kind.index, kind.pool)
 
 
 def consume(
@@ -122,6 +141,9 @@ def consume(
             prev.end = name
         scale = tail_scale(source, prev, node)
         walk.widths.append(prev.weights.shape[0])
+        if kind.pool is not None:
+            _pool_layer(source, walk, kind.pool, prev, kind.block + 1, scale)
+            return Bits(kind.block + 2, scale, kind.pool.index)
         return Bits(kind.block + 1, scale, kind.index)
     if isinstance(kind, Raw):
         walk.input_bits = kind.last if kind.index is not None and kind.last else name
@@ -271,17 +293,37 @@ def max_pool(source: OnnxSource, walk: Walk, node: onnx.NodeProto, tail_scale: T
         prev = walk.blocks[kind.block]
         if prev.in_index is None:
             raise source.error("MaxPool of a fully connected layer's output", node)
+        if kind.pool is not None:
+            raise source.error("two MaxPools before one binarisation", node)
         prev.end, prev.end_index = kind.last or node.input[0], kind.last_index
         values, reached = tail_values(source, prev)
+        prev.end, prev.end_index, prev.run, prev.oracle = "", None, None, None
         magnitudes = np.unique(np.abs(values[reached]))
         if magnitudes.size != 1 or magnitudes[0] == 0:
-            raise source.error(
-                "MaxPool before the binarisation (between a Conv and its Sign) is not "
-                "supported; bnnc reads max pooling of ±1 values",
-                node,
-            )
+            _pending_pool(source, walk, node, kind)
+            return
     bits = consume(source, walk, node, node.input[0], tail_scale)
     image, layout = _image(source, walk, node, bits)
+    structure = _pool_structure(source, node, image, layout)
+    bias = structure.bias()
+    scale = bits.scale
+    weights = structure.weights
+    n = weights.shape[0]
+    out = node.output[0]
+    block = Block(
+        bits.layer, node, weights, np.ones(n), bias, None, out, end=out, band_checked=True,
+        structure=structure,
+    )  # fmt: skip
+    block.oracle = lambda t: np.where(t + bias >= 0, scale, -scale).astype(np.float32)
+    walk.blocks.append(block)
+    walk.widths.append(n)
+    # The output tensor is NCHW; its element (c, h, w) is the pooled neuron of that index.
+    walk.kinds[out] = Bits(bits.layer + 1, scale, flat_index(structure.out_shape, layout)[None])
+
+
+def _pool_structure(
+    source: OnnxSource, node: onnx.NodeProto, image: tuple[int, int, int], layout: Layout
+) -> Pool2d:
     attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     if attrs.get("storage_order", 0) != 0:
         raise source.error("MaxPool storage_order=1 is not supported", node)
@@ -303,17 +345,76 @@ def max_pool(source: OnnxSource, walk: Walk, node: onnx.NodeProto, tail_scale: T
             f"{structure.out_shape}",
             node,
         )
-    bias = structure.bias()
-    scale = bits.scale
-    weights = structure.weights
-    n = weights.shape[0]
+    return structure
+
+
+def _pending_pool(source: OnnxSource, walk: Walk, node: onnx.NodeProto, kind: TailOf) -> None:
+    """A MaxPool before the binarisation (Larq: conv → max pool → batch norm → sign).  The
+    pooled bit is sign(q(max p(t))) for the monotone parts p before and q after the pool; the
+    engine runs the tail with the pool as Identity, giving each conv neuron h = q∘p, and the
+    pooling becomes the OR (or, where p and h run opposite ways, the AND) of those bits."""
+    prev = walk.blocks[kind.block]
+    assert kind.index is not None and kind.last is not None and kind.last_index is not None
+    shape = _shape(source, node.input[0])
+    if len(shape) != 4 or shape[0] != 1:
+        raise source.error(f"MaxPool reads a tensor of shape {shape}, not (1, C, H, W)", node)
+    image = (shape[1], shape[2], shape[3])
+    layouts: tuple[Layout, ...] = ("NCHW", "NHWC")
+    layout = next((x for x in layouts if np.array_equal(kind.index[0], flat_index(image, x))), None)
+    if layout is None or math.prod(image) != prev.weights.shape[0]:
+        raise source.error("MaxPool reads its convolution in a layout other than NCHW/NHWC", node)
+    structure = _pool_structure(source, node, image, layout)
+    prev.pool_node = node
+    pooled = flat_index(structure.out_shape, layout)[None]
+    pending = PendingPool(node, structure, pooled, kind.last, kind.last_index)
     out = node.output[0]
+    walk.kinds[out] = TailOf(kind.block, kind.index, out, kind.index, pending)
+
+
+def _pool_layer(
+    source: OnnxSource, walk: Walk, pending: PendingPool, conv: Block, layer: int, scale: float
+) -> None:
+    """The layer of a pending pool, once its convolution's block has ended (its bits h)."""
+    h_values, reached = tail_values(source, conv)
+    probe = Block(
+        conv.layer, conv.node, conv.weights, conv.gain, conv.offset, conv.bound, conv.start,
+        pending.before, in_index=conv.in_index, end_index=pending.before_index,
+    )  # fmt: skip
+    p_values, _ = tail_values(source, probe)
+    last = np.count_nonzero(conv.weights, axis=1)
+    columns = np.arange(conv.weights.shape[0])
+
+    def direction(values: np.ndarray) -> np.ndarray:
+        low = values[0].astype(np.float64)
+        high = values[last, columns].astype(np.float64)
+        return np.asarray(np.sign(high - low))  # +1 rising, −1 falling, 0 constant
+
+    h_dir, p_dir = direction(h_values), direction(p_values)
+    del reached
+    pool = pending.structure
+    # Per conv neuron: does its window take the OR (p and h the same way) or the AND?
+    opposite = (h_dir * p_dir) < 0
+    channel = np.empty(conv.weights.shape[0], dtype=np.int64)
+    channel[flat_index(pool.in_shape, pool.layout)] = np.arange(pool.in_shape[0])[:, None, None]
+    flipped = sorted({int(c) for c in channel[opposite]})
+    mixed = {int(c) for c in channel[(h_dir * p_dir) > 0]} & set(flipped)
+    if mixed:
+        raise source.error(
+            f"MaxPool before the binarisation: channel {min(mixed)} is neither increasing "
+            "nor decreasing throughout",
+            pending.node,
+        )
+    structure = Pool2d(
+        pool.in_shape, pool.kernel, pool.stride, pool.padding, pool.dilation, pool.ceil_mode,
+        pool.layout, "max", tuple(flipped),
+    )  # fmt: skip
+    bias = structure.bias()
+    n = structure.weights.shape[0]
+    out = pending.node.output[0]
     block = Block(
-        bits.layer, node, weights, np.ones(n), bias, None, out, end=out, band_checked=True,
-        structure=structure,
+        layer, pending.node, structure.weights, np.ones(n), bias, None, out, end=out,
+        band_checked=True, structure=structure,
     )  # fmt: skip
     block.oracle = lambda t: np.where(t + bias >= 0, scale, -scale).astype(np.float32)
     walk.blocks.append(block)
     walk.widths.append(n)
-    # The output tensor is NCHW; its element (c, h, w) is the pooled neuron of that index.
-    walk.kinds[out] = Bits(bits.layer + 1, scale, flat_index(structure.out_shape, layout)[None])

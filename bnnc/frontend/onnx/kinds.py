@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
 from numpy.typing import NDArray
 
 from bnnc.frontend.onnx.engine import Engine
 from bnnc.frontend.onnx.load import OnnxSource
 from bnnc.frontend.onnx.tails import Block, prefix_engine
+from bnnc.ir.conv import Pool2d
 
 Index = NDArray[np.int64]
 
@@ -38,13 +40,27 @@ class Raw:
 
 
 @dataclass
+class PendingPool:
+    """A MaxPool inside a convolution's tail (before the binarisation): the tail runs it as
+    Identity; the pooling becomes its own layer when the block ends."""
+
+    node: onnx.NodeProto
+    structure: Pool2d
+    index: Index  # per element of the tensor, the pooled neuron
+    before: str  # the last tensor computed before the pool
+    before_index: Index
+
+
+@dataclass
 class TailOf:
     block: int  # index into the blocks
     # Convolution blocks: per element, the neuron; and the last tensor the tail computes
-    # (layout operators after it only move values) with its index.
+    # (layout operators after it only move values) with its index.  After a pending pool,
+    # ``index`` is at the convolution's resolution (the engine runs the pool as Identity).
     index: Index | None = None
     last: str | None = None
     last_index: Index | None = None
+    pool: PendingPool | None = None
 
 
 Kind = Raw | Bits | TailOf

@@ -59,6 +59,9 @@ class Block:
     structure: Structure | None = None
     in_index: NDArray[np.int64] | None = None
     end_index: NDArray[np.int64] | None = None
+    # A MaxPool inside the tail (before the binarisation): run as Identity, so the tail gives
+    # each conv neuron's own bit; the pooling becomes a layer of its own.
+    pool_node: onnx.NodeProto | None = None
 
 
 def tail_operators(source: OnnxSource, block: Block) -> list[onnx.NodeProto]:
@@ -69,6 +72,14 @@ def tail_operators(source: OnnxSource, block: Block) -> list[onnx.NodeProto]:
 def _tail_model(source: OnnxSource, block: Block) -> onnx.ModelProto:
     """The sub-graph from the linear layer's output to the block's end, with its constants."""
     nodes = source.slice(block.end, block.start, skip=block.node)
+    if block.pool_node is not None:
+        pool = block.pool_node
+        nodes = [
+            helper.make_node("Identity", [pool.input[0]], [pool.output[0]], name="bnnc_pool")
+            if list(node.output) == list(pool.output)
+            else node
+            for node in nodes
+        ]
     pre = "bnnc_preactivation"
     head = helper.make_node("Identity", [pre], [block.start])
     # Keep the order topological: after the constants, before the first use of the block.
