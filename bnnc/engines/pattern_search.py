@@ -19,6 +19,7 @@ reference of the specialised network; the caller validates it once more with the
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,10 +36,16 @@ NEAR_PATTERNS = 1 << 17  # without a first-layer table: the patterns labelled, n
 
 
 def pattern_search(
-    ilp: IlpModel, table: Tabulation | None, query: Query, time_limit: float
+    ilp: IlpModel,
+    table: Tabulation | None,
+    query: Query,
+    time_limit: float,
+    deadline: float | None = None,
 ) -> NDArray[np.bool_] | None:
     """An input of ``query``'s region that answers it, found by steering the first layer's
-    free neurons to an answering pattern; None if none was found within ``time_limit`` s.
+    free neurons to an answering pattern; None if none was found within ``time_limit`` s of
+    this process's CPU time (the same work on a busy machine as on a quiet one), or by
+    ``deadline`` (a ``time.perf_counter()`` value), whichever comes first.
 
     ``ilp`` is the network specialised to a region containing the query's, ``table`` its
     tabulation if there is one; without a table of the first layer, the patterns nearest the
@@ -48,17 +55,17 @@ def pattern_search(
     setup = first_layer(ilp, query)
     if setup is None:
         return None
-    deadline = time.perf_counter() + time_limit
+    stop = _Stop(time.process_time() + time_limit, deadline)
     start, movable, budget = setup.start, setup.movable, setup.budget
     sums, thresholds, here = setup.sums, setup.thresholds, setup.here
     moves = (-2 * setup.weights * np.where(start, 1, -1))[:, movable]  # (f, m): Δ sum per flip
     words, _ = targets(ilp, table, query, here)
     distance = popcount(words ^ here)
     for word in words[np.argsort(distance, kind="stable")][:TARGETS].tolist():
-        if time.perf_counter() > deadline:
+        if stop():
             return None
         up = ((word >> np.arange(setup.neurons.size)) & 1).astype(bool)  # the target's +1s
-        flips = _reach(sums, thresholds, up, moves, budget, deadline)
+        flips = _reach(sums, thresholds, up, moves, budget, stop)
         if flips is None:
             continue
         point = start.copy()
@@ -66,6 +73,18 @@ def pattern_search(
         if query.accepts(ilp, point[None, :])[0]:  # in the region, and the label answers
             return point
     return None
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """Whether the search is out of time: CPU seconds of this process, or a wall deadline."""
+
+    cpu: float  # a time.process_time() value
+    wall: float | None  # a time.perf_counter() value
+
+    def __call__(self) -> bool:
+        late = self.wall is not None and time.perf_counter() > self.wall
+        return late or time.process_time() > self.cpu
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +175,7 @@ def _reach(
     up: NDArray[np.bool_],
     moves: NDArray[np.int64],
     budget: int,
-    deadline: float,
+    stop: Callable[[], bool],
 ) -> NDArray[np.intp] | None:
     """Indices of at most ``budget`` columns of ``moves`` whose sum puts every neuron on its
     side (``sums ≥ thresholds`` where ``up``, below elsewhere), or None: a beam search."""
@@ -175,7 +194,7 @@ def _reach(
     if shortfall(beam_sums)[0] == 0:
         return np.asarray(beam_flips[0], dtype=np.intp)
     for _ in range(budget):
-        if time.perf_counter() > deadline:
+        if stop():
             return None
         # every state × every flip: (f, states, m)
         candidates = beam_sums[:, :, None] + moves[:, None, :]

@@ -7,11 +7,11 @@ at least m neurons.  If no input of the Hamming ball switches m of the free neur
 input reaches an answering pattern, and the query is unsatisfiable: a proof.  Whether m
 switches are possible is one small pseudo-Boolean problem — each free neuron reified over the
 inputs, the ball, and one count — which Exact (``bnnc[exact]``) decides in milliseconds, where
-the whole network's formula defeats CaDiCaL: on TFC-w1a1 at 8 flips, images 2 and 57 (22 and 28
-free neurons, every answering pattern 12 or more switches away) were UNKNOWN after 10 s.
+the whole network's formula defeats CaDiCaL: on TFC-w1a1 at 8 flips, image 2 (22 free neurons,
+every answering pattern 12 or more switches away) was UNKNOWN after 10 s.
 
-When m switches are possible, and the table lists at most :data:`PATTERN_CHECKS` answering
-patterns, each pattern is checked on its own (every free neuron fixed to its value: one hard
+When the table lists at most :data:`PATTERN_CHECKS` answering patterns, each pattern is
+checked on its own instead (every free neuron fixed to its value: one hard
 constraint each); on image 2 the four answering patterns are each unreachable, though inputs
 switching 12 neurons exist.  Otherwise nothing is proved and the caller goes on to the solver.
 """
@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from bnnc.engines import registry
 from bnnc.engines.base import Answer
@@ -39,12 +40,15 @@ FULL_TABLE_BITS = 22  # up to 2^22 patterns are tabulated for the count (~1 s on
 
 @dataclass(frozen=True)
 class SwitchBound:
-    """The outcome: ``proved`` (no input switches ``least`` neurons: UNSAT), or not."""
+    """The outcome: ``proved`` (no input switches ``least`` neurons: UNSAT), or not; when the
+    answering patterns were checked one by one and one is reachable, ``witness`` is an input
+    of the region that reaches it (so it answers the query: SAT)."""
 
     least: int  # switches every answering pattern needs
     free: int  # free neurons of the first layer
     proved: bool
     patterns: int = 0  # proved by checking each of this many answering patterns, if not 0
+    witness: NDArray[np.bool_] | None = None
 
     def describe(self) -> str:
         if self.patterns:
@@ -60,17 +64,22 @@ class SwitchBound:
 
 
 def switch_bound(
-    ilp: IlpModel, table: Tabulation | None, query: Query, time_limit: float
+    ilp: IlpModel,
+    table: Tabulation | None,
+    query: Query,
+    time_limit: float,
+    pattern_checks: int = PATTERN_CHECKS,
 ) -> SwitchBound | None:
-    """Try to prove ``query`` unsatisfiable by the switch count; None when it does not apply
-    (no single ball, no first layer, Exact not installed, no answering pattern known)."""
+    """Try to prove ``query`` unsatisfiable by the switch count, or pattern by pattern when the
+    complete list of answering patterns has at most ``pattern_checks``; None when it does not
+    apply (no single ball, no first layer, Exact not installed, no answering pattern known)."""
     if not registry.installed(SOLVER):
         return None
     setup = first_layer(ilp, query)
     if setup is None:
         return None
     if (table is None or table.index != 0) and setup.neurons.size <= FULL_TABLE_BITS:
-        # The exact fewest switches needs every pattern: worth ~1 s here, where the pattern
+        # The exact fewest switches needs every pattern: worth ~0.2 s here, where the pattern
         # search already failed and the solver is the alternative.
         table = tabulate(ilp, 1 << FULL_TABLE_BITS)
     words, nearest = targets(ilp, table, query, setup.here)
@@ -81,30 +90,36 @@ def switch_bound(
         return SwitchBound(least, int(setup.neurons.size), True)
     deadline = time.perf_counter() + time_limit
     free = int(setup.neurons.size)
-    centre = (setup.here >> np.arange(free)) & 1 == 1
-    problem = switch_problem(ilp, query, setup.neurons, centre, least)
-    decision = registry.native_decider(SOLVER).decide(problem, time_limit=time_limit)
-    if decision.answer is Answer.UNSAT:
-        return SwitchBound(least, free, True)
-    if nearest == free and 0 < words.size <= PATTERN_CHECKS:
+    if nearest == free and 0 < words.size <= pattern_checks:
         # The complete list of answering patterns is short: is any of them reachable at all?
+        # (Sharper than the count, which it makes unnecessary.)
         patterns = [(w >> np.arange(free)) & 1 == 1 for w in words.tolist()]
         problems = [pattern_problem(ilp, query, setup.neurons, p) for p in patterns]
         try:
-            left = max(0.0, deadline - time.perf_counter())
-            reachable = call_with_deadline(_first_reachable, problems, time_limit=left)
+            answer, reached = call_with_deadline(_first_reachable, problems, time_limit=time_limit)
         except ChildTimeout:
-            reachable = -1
-        if reachable is None:
-            return SwitchBound(least, free, True, patterns=len(problems))
+            return SwitchBound(least, free, False)
+        if answer is Answer.UNSAT:
+            return SwitchBound(least, free, True, len(problems))
+        return SwitchBound(least, free, False, witness=reached)
+    centre = (setup.here >> np.arange(free)) & 1 == 1
+    problem = switch_problem(ilp, query, setup.neurons, centre, least)
+    left = max(0.0, deadline - time.perf_counter())
+    decision = registry.native_decider(SOLVER).decide(problem, time_limit=left)
+    if decision.answer is Answer.UNSAT:
+        return SwitchBound(least, free, True)
     return SwitchBound(least, free, False)
 
 
-def _first_reachable(problems: list[PbProblem]) -> int | None:
-    """The index of the first problem Exact finds satisfiable, or None if it proves them all
-    unsatisfiable (runs in a child: no per-problem process)."""
+def _first_reachable(problems: list[PbProblem]) -> tuple[Answer, NDArray[np.bool_] | None]:
+    """SAT and the input bits of a model of the first problem Exact finds satisfiable, UNSAT
+    if it proves them all unsatisfiable, else UNKNOWN (runs in a child: no per-problem
+    process)."""
     decider = registry.native_decider(SOLVER)
-    for index, problem in enumerate(problems):
-        if decider.decide(problem, time_limit=None).answer is not Answer.UNSAT:
-            return index
-    return None
+    for problem in problems:
+        decision = decider.decide(problem, time_limit=None)
+        if decision.answer is Answer.SAT and decision.values is not None:
+            return Answer.SAT, np.asarray(decision.values[1 : problem.n_inputs + 1], dtype=bool)
+        if decision.answer is not Answer.UNSAT:
+            return Answer.UNKNOWN, None
+    return Answer.UNSAT, None

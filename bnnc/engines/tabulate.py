@@ -20,7 +20,7 @@ label: robustness proved in milliseconds where CaDiCaL took seconds or gave up a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,10 +29,11 @@ from bnnc.ir.fast_reference import PackedNet, pack_bits
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
-TABULATE_AUTO = 1 << 20
-"""The most patterns ``auto`` tabulates: 2^19 patterns of TFC-w1a1's first layer go through its
-tail in 0.28 s on the (loaded) bench machine, against the seconds a solver takes on the queries
-that leave that many free neurons."""
+TABULATE_AUTO = 1 << 22
+"""The most patterns ``auto`` tabulates: the 2^22 patterns of 22 free neurons of TFC-w1a1's
+first layer go through its tail in ~0.2 s of CPU (byte comparisons against half tables, then
+31,060 distinct patterns of the second layer), against the seconds a solver takes on the
+queries that leave that many free neurons."""
 
 
 HALF_TABLE_BITS = 12  # half tables of up to 2^12 rows; longer patterns are summed bit by bit
@@ -40,12 +41,22 @@ HALF_TABLE_BITS = 12  # half tables of up to 2^12 rows; longer patterns are summ
 
 @dataclass(frozen=True, eq=False)
 class Tabulation:
-    """The labels the network can give over a region, as far as one layer's patterns tell."""
+    """The labels the network can give over a region, as far as one layer's patterns tell.
+
+    Each pattern has a *code*: the packed pattern it gives the next layer's free neurons (or
+    its label, when no hidden layer follows), and only the distinct codes are run further.  A
+    query is ruled out by the labels of the distinct codes alone, without a pass over the
+    patterns: mapping 2^22 patterns back to their distinct codes (``numpy.unique``'s inverse)
+    cost more than the rest of the table on TFC-w1a1."""
 
     layer: str  # the layer whose free neurons were tabulated
     index: int  # its position among the hidden layers (0: the first, which reads the inputs)
     neurons: NDArray[np.intp]  # its free neurons; bit i of a pattern is neurons[i]
-    table: NDArray[np.int64]  # the label of every pattern (indexed by the pattern's word)
+    codes: NDArray[np.uint64]  # the code of every pattern (indexed by the pattern's word)
+    distinct: NDArray[np.uint64]  # the distinct codes, sorted
+    code_labels: NDArray[np.int64]  # the label of each distinct code
+    # answering(), per set of wanted codes: auto asks it up to three times per query
+    _answering: dict[bytes, NDArray[np.bool_]] = field(default_factory=dict, repr=False)
 
     @property
     def free(self) -> int:
@@ -54,11 +65,21 @@ class Tabulation:
     @property
     def labels(self) -> frozenset[int]:
         """Every label some pattern gives."""
-        return frozenset(int(label) for label in np.unique(self.table))
+        return frozenset(int(label) for label in np.unique(self.code_labels))
+
+    @property
+    def table(self) -> NDArray[np.int64]:
+        """The label of every pattern (indexed by the pattern's word)."""
+        labels: NDArray[np.int64] = self.code_labels[np.searchsorted(self.distinct, self.codes)]
+        return labels
 
     def answering(self, query: Query) -> NDArray[np.bool_]:
         """Per pattern: does its label answer ``query``?"""
-        return query.wants(self.table)
+        wants = query.wants(self.code_labels)
+        key = np.packbits(wants).tobytes()
+        if key not in self._answering:
+            self._answering[key] = _members(self.codes, self.distinct[wants])
+        return self._answering[key]
 
     @property
     def patterns(self) -> int:
@@ -66,7 +87,7 @@ class Tabulation:
 
     def rules_out(self, query: Query) -> bool:
         """True when no pattern answers ``query``: it is then unsatisfiable on the region."""
-        return not self.answering(query).any()
+        return not query.wants(self.code_labels).any()
 
     def describe(self) -> str:
         names = ", ".join(str(label) for label in sorted(self.labels))
@@ -98,7 +119,8 @@ def tabulate(ilp: IlpModel, max_patterns: int = TABULATE_AUTO) -> Tabulation | N
         return None
     index, _ = chosen
     sub, neurons = _tail(ilp, index)
-    return Tabulation(ilp.layers[index].name, index, neurons, _labels_of_every_pattern(sub))
+    codes, distinct, labels = _codes_of_every_pattern(sub)
+    return Tabulation(ilp.layers[index].name, index, neurons, codes, distinct, labels)
 
 
 def labels_of_patterns(
@@ -149,8 +171,12 @@ def _sums_of(weights: NDArray[np.int8], n: int, words: NDArray[np.uint64]) -> ND
     return np.rint(signs.astype(np.float32) @ weights.T.astype(np.float32)).astype(np.int64)
 
 
-def _labels_of_every_pattern(sub: IlpModel) -> NDArray[np.int64]:
-    """The label of every input word 0 … 2^n − 1 of a network with n ≤ 63 inputs.
+def _codes_of_every_pattern(
+    sub: IlpModel,
+) -> tuple[NDArray[np.uint64], NDArray[np.uint64], NDArray[np.int64]]:
+    """For every input word 0 … 2^n − 1 of a network with n ≤ 63 inputs, its code (the packed
+    outputs of the first layer, or the label when there is no hidden layer); the distinct
+    codes, sorted; and their labels.
 
     The first layer's sums are read off two tables, one per half of the input bits (2·2^(n/2)
     rows instead of 2^n popcounts), and every later layer runs only on the distinct patterns of
@@ -158,10 +184,52 @@ def _labels_of_every_pattern(sub: IlpModel) -> NDArray[np.int64]:
     fewer distinct patterns of the second: its constant neurons are the same in all)."""
     net = PackedNet.from_ilp(sub)
     n = sub.n_inputs
-    if not sub.layers:
-        return net.output.labels(_all_sums(sub.output.weights, n))
-    first = sub.layers[0]
-    return _labels_after_first(sub, _all_fires(first.weights, first.thresholds, n))
+    if sub.layers and sub.layers[0].n_out <= 64:
+        first = sub.layers[0]
+        codes = _all_fires(first.weights, first.thresholds, n)[:, 0]
+        distinct = _sorted_distinct(codes)
+        return codes, distinct, _labels_after_first(sub, distinct[:, None])
+    if sub.layers:  # patterns of more than one word: their labels are the codes
+        first = sub.layers[0]
+        labels = _labels_after_first(sub, _all_fires(first.weights, first.thresholds, n))
+    else:
+        labels = net.output.labels(_all_sums(sub.output.weights, n)).astype(np.int64)
+    codes = labels.astype(np.uint64)
+    distinct = _sorted_distinct(codes)
+    return codes, distinct, distinct.astype(np.int64)
+
+
+HASH_BITS = 22
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: odd, bits well spread
+
+
+def _members(codes: NDArray[np.uint64], wanted: NDArray[np.uint64]) -> NDArray[np.bool_]:
+    """Per code: is it among ``wanted``?  ``numpy.isin`` sorts all 2^22 codes once more than a
+    few dozen are wanted (0.5–1 s on TFC-w1a1); a bit table of their hashes screens the codes
+    in one gather, and only the codes that pass are checked exactly.
+
+    >>> _members(np.array([5, 7, 9, 5], dtype=np.uint64), np.array([5, 9], dtype=np.uint64))
+    array([ True, False,  True,  True])
+    """
+    if wanted.size <= 64:  # isin compares against each wanted code in turn: fast enough
+        return np.isin(codes, wanted)
+    shift = np.uint64(64 - HASH_BITS)
+    screen = np.zeros(1 << HASH_BITS, dtype=bool)
+    screen[((wanted * _GOLDEN) >> shift).astype(np.intp)] = True  # wraps mod 2^64, as meant
+    maybe = np.flatnonzero(screen[((codes * _GOLDEN) >> shift).astype(np.intp)])
+    members = np.zeros(codes.size, dtype=bool)
+    members[maybe] = np.isin(codes[maybe], wanted)
+    return members
+
+
+def _sorted_distinct(codes: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """The distinct values, sorted (a plain sort: ten times faster than ``numpy.unique``'s
+    argsort on 2^22 codes, which only the inverse needs)."""
+    ordered = np.sort(codes)
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def _labels_after_first(sub: IlpModel, fired: NDArray[np.uint64]) -> NDArray[np.int64]:
@@ -199,15 +267,24 @@ def _all_fires(
     weights: NDArray[np.int8], thresholds: NDArray[np.int64], n: int
 ) -> NDArray[np.uint64]:
     """The packed outputs of a threshold layer for every x ∈ {−1, +1}ⁿ, in word order, a block
-    of high halves at a time (bounded memory)."""
+    of high halves at a time (bounded memory).
+
+    Neuron j fires at x = (low, high) ⇔ low_sums[low, j] ≥ limit_j − high_sums[high, j]; both
+    sides fit in int8 (|low sums| ≤ 32, |right side| ≤ 64 + 32 for n ≤ 63), and comparing
+    bytes is ~5x faster than summing int32 on 2^22 patterns of 64 neurons."""
     low_sums, high_sums = _half_tables(weights, n)
-    limit = np.clip(thresholds, -n - 1, n + 1).astype(np.int32)  # decides the same, in int32
-    step = max(1, (1 << 16) // low_sums.shape[0])
-    blocks = []
-    for start in range(0, high_sums.shape[0], step):
-        sums = high_sums[start : start + step, None, :] + low_sums[None, :, :]
-        blocks.append(pack_bits((sums >= limit).reshape(-1, weights.shape[0])))
-    return np.concatenate(blocks)
+    limit = np.clip(thresholds, -n - 1, n + 1)  # decides the same: |sum| ≤ n
+    low = low_sums.astype(np.int8)
+    high = (limit[None, :] - high_sums).astype(np.int8)
+    rows = low.shape[0]
+    step = max(1, (1 << 16) // rows)
+    fired = np.empty((high.shape[0] * rows, -(-weights.shape[0] // 64)), dtype=np.uint64)
+    for start in range(0, high.shape[0], step):
+        block = low[None, :, :] >= high[start : start + step, None, :]
+        fired[start * rows : (start + block.shape[0]) * rows] = pack_bits(
+            block.reshape(-1, weights.shape[0])
+        )
+    return fired
 
 
 def _distinct(words: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.intp]]:

@@ -28,9 +28,10 @@ pytest.importorskip("exact", reason="the switch bound needs Exact (pip install '
     st.integers(1, 4),
     st.dictionaries(st.integers(0, 17), st.booleans(), max_size=4),
     st.booleans(),
+    st.sampled_from([0, 64]),
 )
 def test_a_proof_is_confirmed_by_brute_force(
-    seed: int, k: int, fixed: dict[int, bool], with_table: bool
+    seed: int, k: int, fixed: dict[int, bool], with_table: bool, checks: int
 ) -> None:
     model = random_bnn([18, 10, 5, 3], seed=seed)
     rng = np.random.default_rng(seed)
@@ -41,11 +42,14 @@ def test_a_proof_is_confirmed_by_brute_force(
     ilp = compile_model(model, "adder", until="ilp").ilp
     assert ilp is not None
     spec = specialise(ilp, region).ilp
-    bound = switch_bound(spec, tabulate(spec) if with_table else None, query, time_limit=10.0)
+    table = tabulate(spec) if with_table else None
+    bound = switch_bound(spec, table, query, time_limit=10.0, pattern_checks=checks)
     if bound is not None and bound.proved:
         points = list(region_points(region))
         if points:
             assert not query.accepts(model, np.vstack(points)).any()
+    if bound is not None and bound.witness is not None:
+        assert query.accepts(model, bound.witness[None, :])[0]
 
 
 def two_detectors() -> IlpModel:
@@ -69,7 +73,16 @@ def test_it_proves_what_tabulation_alone_cannot(k: int, robust: bool) -> None:
     assert table is not None and not table.rules_out(query)  # the pattern (A, B) answers
     inside = np.vstack(list(region_points(region)))
     assert query.accepts(ilp, inside).any() == (not robust)
-    bound = switch_bound(ilp, table, query, time_limit=10.0)
+    # The count (no pattern checked on its own), then the one answering pattern checked.
+    bound = switch_bound(ilp, table, query, time_limit=10.0, pattern_checks=0)
     assert bound is not None and bound.proved == robust
     if robust:
         assert bound.least == 2 and "switched" in bound.describe()
+    bound = switch_bound(ilp, table, query, time_limit=10.0)
+    assert bound is not None and bound.proved == robust
+    if robust:
+        assert bound.patterns == 1 and "each pattern" in bound.describe()
+        assert bound.witness is None
+    else:  # the pattern is reachable: Exact's input reaches it, and so answers the query
+        assert bound.witness is not None
+        assert query.accepts(ilp, bound.witness[None, :])[0]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import bnnc.api as bnnc
 from bnnc.engines.region_points import region_points
-from bnnc.engines.tabulate import tabulate, tabulated_layer
+from bnnc.engines.tabulate import _members, tabulate, tabulated_layer
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 from bnnc.ir.reference import predict
@@ -102,6 +102,11 @@ def test_every_pattern_gets_the_label_the_network_tail_gives_it(
             x = layer.weights.astype(np.int64) @ np.where(x, 1, -1) >= layer.thresholds
         out = IlpModel("t", (x.size,), (), spec.output)
         assert table.table[word] == int(predict(out, x[None, :])[0])
+    # Answering patterns and rules_out read the distinct codes: the same as the full table.
+    for label in range(spec.n_classes):
+        for query in (Query(region, label=label), Query(region, not_label=label)):
+            np.testing.assert_array_equal(table.answering(query), query.wants(table.table))
+            assert table.rules_out(query) == (not query.wants(table.table).any())
 
 
 def test_a_lazy_compilation_builds_its_cnf_only_when_the_solver_needs_it() -> None:
@@ -126,3 +131,17 @@ def test_a_lazy_compilation_builds_its_cnf_only_when_the_solver_needs_it() -> No
         again = bnnc.compile(model, region=region).formula
         assert built.num_vars == again.num_vars and len(built.clauses) == len(again.clauses)
     assert never_built > 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 400), st.booleans())
+def test_membership_screen_agrees_with_isin(seed: int, wanted: int, small_values: bool) -> None:
+    """The hashed screen of _members (beyond 64 wanted codes) answers exactly as numpy.isin,
+    with colliding hashes (small values) and with full 64-bit codes."""
+    rng = np.random.default_rng(seed)
+    high = 1000 if small_values else 2**64 - 1
+    codes = rng.integers(0, high, size=5000, dtype=np.uint64, endpoint=True)
+    picked = np.unique(
+        np.concatenate([rng.choice(codes, wanted), rng.integers(0, high, 50, dtype=np.uint64)])
+    )
+    np.testing.assert_array_equal(_members(codes, picked), np.isin(codes, picked))
