@@ -557,10 +557,12 @@ def test_ilp_round_trip(model: IlpModel) -> None:
 def test_the_examples_in_the_language_reference_parse() -> None:
     doc = (REPO / "docs" / "language.md").read_text(encoding="utf-8")
     examples = re.findall(r"```bnn\n(.*?)```", doc, flags=re.DOTALL)
-    assert len(examples) == 2
-    trained, lowered = (parse_text(example) for example in examples)
+    assert len(examples) == 3
+    trained, lowered, convolutional = (parse_text(example) for example in examples)
     assert_identical(trained, parse_bnn(TINY))
     assert_identical(lowered, parse_ilp(TINY_ILP))
+    assert isinstance(convolutional, BnnModel)  # "Convolutions"; tests/ir/test_conv.py
+    assert [type(b.structure).__name__ for b in convolutional.blocks] == ["Conv2d", "Pool2d"]
 
 
 def test_grammar_lives_in_the_repository_grammars_directory() -> None:
