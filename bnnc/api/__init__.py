@@ -40,6 +40,7 @@ from bnnc.api.training import (
     retrain,
     train,
 )
+from bnnc.api.vnnlib import VnnResult, format_vnnlib_result, vnnlib
 from bnnc.backend.dimacs import DimacsOptions, Projection, format_dimacs
 from bnnc.backend.dimacs import variable_map as _variable_map
 from bnnc.backend.dimacs import write_dimacs as _write_dimacs
@@ -57,6 +58,7 @@ from bnnc.frontend.query import parse_bits, parse_label, read_input
 from bnnc.io import output_transaction, write_atomic
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.domain import parse_input_domain
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Labels, Query
 from bnnc.ir.region import Region
@@ -98,6 +100,7 @@ __all__ = [
     "SatResult",
     "TrainProgress",
     "TrainRun",
+    "VnnResult",
     "check_outputs",
     "check_sat",
     "checked_by_framework",
@@ -107,6 +110,7 @@ __all__ = [
     "count_queries",
     "emit",
     "format_retrain_table",
+    "format_vnnlib_result",
     "infer",
     "load",
     "load_dataset",
@@ -128,24 +132,33 @@ __all__ = [
     "train",
     "validate_samples",
     "variable_map",
+    "vnnlib",
     "write_dimacs",
     "write_file",
     "write_variable_map",
 ]
 
 
-def load(path: str | Path, *, cache: bool | None = None) -> Model:
+def load(path: str | Path, *, cache: bool | None = None, input_domain: str | None = None) -> Model:
     """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else).
 
     An ONNX file read before comes from bnnc's cache in the user's cache directory
     (``bnnc.frontend.onnx.cache``), the same model without importing onnx; ``cache=False`` or
-    ``BNNC_NO_CACHE=1`` reads the file anew.
+    ``BNNC_NO_CACHE=1`` reads the file anew.  ``input_domain`` declares the values the model's
+    input takes (``pm1``, ``01``, ``int:LO..HI``, ``real``; docs/onnx.md, "Input domains"): an
+    export whose first layer reads the input unbinarised needs ``pm1`` or ``01``.
     """
     file = Path(path)
+    domain = parse_input_domain(input_domain)
     if file.suffix.lower() == ".onnx":
         from bnnc.frontend.onnx import load_onnx
 
-        return load_onnx(file, cache=cache)
+        return load_onnx(file, cache=cache, input_domain=domain)
+    if domain is not None and domain.kind != "pm1":
+        raise UsageError(
+            f"input_domain: a model in the text language reads ±1 bits (pm1), not {domain}",
+            parameter="input_domain",
+        )
     from bnnc.frontend.text import load_text
 
     return load_text(file)
@@ -277,7 +290,10 @@ def variable_map(compiled: Compilation) -> dict[str, Any]:
     """The variable map (inputs, outputs, hidden neurons, comparisons) as a JSON-able dict."""
     source = compiled.source
     conditions = source.input_conditions if isinstance(source, BnnModel) else None
-    return _variable_map(compiled.formula, conditions)
+    mapping = _variable_map(compiled.formula, conditions)
+    if isinstance(source, BnnModel) and source.input_domain is not None:
+        mapping["input_domain"] = str(source.input_domain)
+    return mapping
 
 
 def write_file(path: str | Path, text: str) -> None:

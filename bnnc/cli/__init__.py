@@ -95,6 +95,7 @@ VERBS = {
     "robustness": ("robustness", "robustness_command"),
     "train": ("train", "train_command"),
     "retrain": ("retrain", "retrain_command"),
+    "vnnlib": ("vnnlib", "vnnlib_command"),
 }
 
 for _name, (_module, _function) in VERBS.items():

@@ -15,6 +15,7 @@ from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
+    InputDomainOption,
     JsonOption,
     ModelArgument,
     NoCacheOption,
@@ -111,6 +112,7 @@ def compile_command(
     ] = False,
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
+    input_domain: InputDomainOption = None,
 ) -> int:
     """Compile MODEL to CNF (DIMACS), or to any earlier stage with --emit; --check-sat inverts
     it, --infer runs it."""
@@ -132,7 +134,7 @@ def compile_command(
         raise usage("--json prints to stdout: write the formula to a file with -o")
 
     bnnc.check_outputs(None if output == "-" else output, map_path)
-    model = bnnc.load(model_path, cache=False if no_cache else None)
+    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
     query = bnnc.query(
         model,
         label=target_label,

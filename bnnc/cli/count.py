@@ -12,6 +12,7 @@ from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
+    InputDomainOption,
     JsonOption,
     ModelArgument,
     NoCacheOption,
@@ -71,6 +72,7 @@ def count_command(
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
+    input_domain: InputDomainOption = None,
 ) -> int:
     """Count the inputs the network gives LABEL (or every label), exactly or approximately;
     with --fix/--near, only inputs in that region."""
@@ -84,7 +86,7 @@ def count_command(
     if not all_labels and label is None and not region.given:
         raise usage("say what to count: --label L, --not-label L, --all-labels, or a region")
     start = time.perf_counter()
-    model = bnnc.load(model_path, cache=False if no_cache else None)
+    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
     query = bnnc.query(
         model,
         label=label,

@@ -160,3 +160,14 @@ class DataOptions:
             "--threshold", help="After downsampling, a pixel ≥ THRESHOLD of full intensity is +1."
         ),
     ] = DEFAULT_THRESHOLD
+
+
+InputDomainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--input-domain",
+        metavar="DOMAIN",
+        help="What an ONNX MODEL's input takes: pm1 (±1), 01, int:LO..HI or real.  Needed "
+        "when the first layer reads the input unbinarised (pm1 or 01); recorded in --map.",
+    ),
+]

@@ -11,6 +11,7 @@ from bnnc.cli.edge import verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
+    InputDomainOption,
     JsonOption,
     ModelArgument,
     NoCacheOption,
@@ -51,11 +52,12 @@ def robustness_command(
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
+    input_domain: InputDomainOption = None,
 ) -> int:
     """The exact L0 robustness radius of MODEL at INPUT: the largest k ≤ K such that no input
     within k bit flips gets another label, and a minimal counterexample (validated by the
     model itself) when there is one."""
-    model = bnnc.load(model_path, cache=False if no_cache else None)
+    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
     centre = bnnc.read_input(near, model.n_inputs, "near")
     result = bnnc.robustness(
         model,

@@ -13,6 +13,7 @@ import bnnc.api as bnnc
 from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     ENCODINGS_HELP,
+    InputDomainOption,
     JsonOption,
     ModelArgument,
     NoCacheOption,
@@ -78,6 +79,7 @@ def sample_command(
     ] = "auto",
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
+    input_domain: InputDomainOption = None,
 ) -> int:
     """Draw N inputs that the network gives LABEL, near-uniformly (CMSGen), each one checked
     by the reference inference (and, for ONNX, by the model itself)."""
@@ -87,7 +89,7 @@ def sample_command(
         raise usage("say what to sample: --label (or --not-label, --fix, --near)")
     bnnc.check_outputs(output, png)  # before minutes of sampling, not after
     start = time.perf_counter()
-    model = bnnc.load(model_path, cache=False if no_cache else None)
+    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
     query = bnnc.query(
         model,
         label=label,

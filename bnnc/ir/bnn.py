@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from bnnc.errors import ModelError
 from bnnc.ir.conv import Conv2d, Pool2d, Structure
+from bnnc.ir.domain import InputDomain
 from bnnc.ir.names import check_name
 from bnnc.ir.region import Region
 
@@ -137,6 +138,8 @@ class BnnModel:
     # The trained form a frontend read back from the file (ONNX), for ``--emit bnn``: only a
     # proposal, checked against the blocks when printed, so it never takes part in equality.
     trained_form: TrainedForm | None = dataclasses.field(default=None, compare=False, repr=False)
+    # The input domain the user declared when loading (``--input-domain``), if any.
+    input_domain: InputDomain | None = None
 
     @property
     def n_inputs(self) -> int:

@@ -62,26 +62,31 @@ from __future__ import annotations
 from pathlib import Path
 
 from bnnc.ir.bnn import BnnModel, TrainedForm
+from bnnc.ir.domain import InputDomain, parse_input_domain
 
 __all__ = ["TrainedForm", "load_onnx", "trained_form"]
 
 
-def load_onnx(path: str | Path, *, cache: bool | None = None) -> BnnModel:
+def load_onnx(
+    path: str | Path, *, cache: bool | None = None, input_domain: str | InputDomain | None = None
+) -> BnnModel:
     """Read a BNN from an ONNX file; see the package docstring for the patterns.
 
     A file read before comes from bnnc's cache (``cache``), without importing onnx; ``cache``
-    False (or ``BNNC_NO_CACHE=1``) reads the file anew.
+    False (or ``BNNC_NO_CACHE=1``) reads the file anew.  ``input_domain`` declares what the
+    model's input takes (``pm1``, ``01``, ``int:LO..HI``, ``real``; see ``bnnc.ir.domain``).
     """
     # Nothing of the reader at import time: a cached load never imports onnx.
     from bnnc.frontend.onnx.cache import load_cached
 
-    return load_cached(Path(path), _read, cache=cache)
+    domain = parse_input_domain(input_domain)
 
+    def read(file: Path) -> BnnModel:
+        from bnnc.frontend.onnx.patterns import read
 
-def _read(path: Path) -> BnnModel:
-    from bnnc.frontend.onnx.patterns import read
+        return read(file, domain).model
 
-    return read(path).model
+    return load_cached(Path(path), read, cache=cache, variant=str(domain or ""))
 
 
 def trained_form(model: BnnModel) -> TrainedForm | None:

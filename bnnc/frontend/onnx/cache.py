@@ -51,6 +51,7 @@ from bnnc.frontend.onnx.predict import Predictor, Runs
 from bnnc.frontend.onnx.warn import warn
 from bnnc.io import write_atomic
 from bnnc.ir.bnn import BatchNorm, BnnModel, InnerBlock, OutputBlock, TrainedForm
+from bnnc.ir.domain import parse_input_domain
 
 __all__ = ["KEEP", "cache_dir", "cache_enabled", "load_cached"]
 
@@ -73,9 +74,11 @@ def cache_dir() -> Path:
     return Path(base) / "bnnc"
 
 
-def load_cached(path: Path, read: Reader, *, cache: bool | None = None) -> BnnModel:
+def load_cached(
+    path: Path, read: Reader, *, cache: bool | None = None, variant: str = ""
+) -> BnnModel:
     """The model in ``path``: from the cache when it holds this file, else ``read(path)``,
-    which is then stored."""
+    which is then stored.  ``variant`` (the declared input domain) is part of the key."""
     if not cache_enabled(cache):
         return read(path)
     try:
@@ -83,7 +86,7 @@ def load_cached(path: Path, read: Reader, *, cache: bool | None = None) -> BnnMo
     except OSError:
         return read(path)  # the reader says what is wrong with the path
     digest = hashlib.sha256(data).hexdigest()
-    entry = cache_dir() / f"{_key(path, digest)}.npz"
+    entry = cache_dir() / f"{_key(path, digest, variant)}.npz"
     model = _read_entry(entry, path, digest)
     if model is not None:
         return model
@@ -106,8 +109,10 @@ def load_cached(path: Path, read: Reader, *, cache: bool | None = None) -> BnnMo
 # --------------------------------------------------------------------------- the key
 
 
-def _key(path: Path, digest: str) -> str:
+def _key(path: Path, digest: str, variant: str = "") -> str:
     parts = [str(FORMAT), str(path), digest, __version__, _source_hash(), *_versions()]
+    if variant:
+        parts.append(variant)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
 
 
@@ -233,6 +238,7 @@ def _decode(
     )
     names = meta["class_names"]
     conditions = meta["input_conditions"]
+    domain = meta.get("input_domain")
     return BnnModel(
         name=meta["name"],
         input_shape=tuple(meta["input_shape"]),
@@ -243,6 +249,7 @@ def _decode(
         input_conditions=None if conditions is None else tuple(conditions),
         framework_predict=predictor,
         trained_form=trained,
+        input_domain=None if domain is None else parse_input_domain(domain),
     )
 
 
@@ -337,6 +344,7 @@ def _write_entry(
         "input_conditions": None
         if model.input_conditions is None
         else list(model.input_conditions),
+        "input_domain": None if model.input_domain is None else str(model.input_domain),
         "blocks": [inner(b, f"block{k}") for k, b in enumerate(model.blocks)],
         "output": output(model.output, "output"),
         "trained_form": None

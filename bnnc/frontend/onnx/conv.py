@@ -47,6 +47,7 @@ REFUSED = {
     "Pad": "Pad is not supported: bnnc reads the padding of Conv itself (pads with 0)",
 }
 TailScale = Callable[[OnnxSource, Block, onnx.NodeProto], float]
+FirstScale = Callable[[OnnxSource, Walk, onnx.NodeProto], float]
 
 
 def _shape(source: OnnxSource, name: str) -> tuple[int, ...]:
@@ -128,7 +129,12 @@ def elementwise(source: OnnxSource, walk: Walk, node: onnx.NodeProto, kind: Kind
 
 
 def consume(
-    source: OnnxSource, walk: Walk, node: onnx.NodeProto, name: str, tail_scale: TailScale
+    source: OnnxSource,
+    walk: Walk,
+    node: onnx.NodeProto,
+    name: str,
+    tail_scale: TailScale,
+    first_scale: FirstScale | None = None,
 ) -> Bits:
     """The bits a layer reads from tensor ``name``: the previous block ends here, or the input
     bits are found here."""
@@ -147,7 +153,10 @@ def consume(
         return Bits(kind.block + 1, scale, kind.index)
     if isinstance(kind, Raw):
         walk.input_bits = kind.last if kind.index is not None and kind.last else name
-        scale = input_scale(source, walk.prefix(source), node)
+        if first_scale is not None:  # a linear layer: the declared input domains apply
+            scale = first_scale(source, walk, node)
+        else:
+            scale = input_scale(source, walk.prefix(source), node)
         walk.widths.append(int(np.prod(source.input_shape)))
         return Bits(0, scale, kind.index)
     if isinstance(kind, Bits):

@@ -195,3 +195,20 @@ def check_band_scores(source: OnnxSource, block: Block) -> None:
                     f"{_value(block, j, t_j)}) may compare either way",
                 )
     block.band_checked = True
+
+
+def score_bands(
+    source: OnnxSource, block: Block
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """For every reachable sum (rows −n′ + 2m, as :func:`reachable`) of every class of an
+    output block: the lowest and highest score the model's float32 arithmetic can give in any
+    summation order (equal where the row is exact).  VNN-LIB constraints on the scores
+    themselves need these, not only the comparisons."""
+    if block.bound is None:
+        values, _ = tail_values(source, block)
+        exact = np.asarray(values, dtype=np.float64)
+        return exact, exact
+    _check_monotone(source, block)
+    low, high, _ = _band(source, block)
+    low64, high64 = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    return np.minimum(low64, high64), np.maximum(low64, high64)

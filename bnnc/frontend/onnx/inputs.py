@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from bnnc.frontend.onnx.engine import Engine
 from bnnc.frontend.onnx.load import OnnxSource, warn
+from bnnc.ir.domain import InputDomain
 
 
 def input_scale(source: OnnxSource, engine: Engine, consumer: onnx.NodeProto) -> float:
@@ -42,7 +43,8 @@ def input_scale(source: OnnxSource, engine: Engine, consumer: onnx.NodeProto) ->
     if len(magnitudes) != 1 or 0.0 in magnitudes:
         raise source.error(
             f"the input reaches this layer with values {sorted(seen)[:6]}, not ±a: the "
-            "input must be binarised (e.g. BipolarQuant, Sign, MultiThreshold) first",
+            "input must be binarised (e.g. BipolarQuant, Sign, MultiThreshold) first, or "
+            + OPTION_HINT,
             consumer,
         )
     return magnitudes.pop()
@@ -104,3 +106,79 @@ def input_conditions(
         value = first_high[flat] if rising[flat] else last_low[flat]
         conditions.append(f"{source.input.name}[{index}] {op} {np.asarray(value).item()!r}")
     return conditions, on, off
+
+
+OPTION_HINT = "declare what the model is fed with --input-domain pm1|01|int:LO..HI|real"
+
+
+def prefix_run(source: OnnxSource, engine: Engine | None, values: NDArray[Any]) -> NDArray[Any]:
+    """The input bits' tensor for one input tensor (``engine`` None: the first layer reads
+    the graph input itself)."""
+    tensor = values.astype(np.dtype(source.input_dtype)).reshape(source.input_shape)
+    if engine is None:
+        return tensor
+    with np.errstate(all="ignore"):
+        return np.asarray(engine.run({source.input.name: tensor})[0])
+
+
+def declared_values(
+    source: OnnxSource, engine: Engine | None, consumer: onnx.NodeProto, domain: InputDomain
+) -> tuple[float, float, bool]:
+    """Under a binary input domain: the value the first linear layer reads for an input
+    element at the domain's false and true value (v_false < v_true, the same for every
+    element), and whether the domain's values had to be swapped so that the larger one is true
+    (``True``: the domain's first value is the true bit)."""
+    low, high = domain.values
+    n = int(np.prod(source.input_shape))
+    out_low = prefix_run(source, engine, np.full(n, low)).astype(np.float64).reshape(-1)
+    out_high = prefix_run(source, engine, np.full(n, high)).astype(np.float64).reshape(-1)
+    if out_low.size != n or out_high.size != n:
+        raise source.error(
+            f"the input's preprocessing does not map {n} input elements to {n} values", consumer
+        )
+    for what, out in (("low", out_low), ("high", out_high)):
+        if not np.isfinite(out).all() or np.unique(out).size != 1:
+            raise source.error(
+                f"with --input-domain {domain}, the input elements at the domain's {what} "
+                f"value reach this layer as different values ({np.unique(out)[:4].tolist()}); "
+                "bnnc needs one value per domain value",
+                consumer,
+            )
+    v_low, v_high = float(out_low[0]), float(out_high[0])
+    if v_low == v_high:
+        raise source.error(
+            f"with --input-domain {domain}, both domain values reach this layer as {v_low}: "
+            "the inputs would not matter",
+            consumer,
+        )
+    return min(v_low, v_high), max(v_low, v_high), v_high < v_low
+
+
+def domain_conditions(
+    source: OnnxSource, domain: InputDomain, swapped: bool
+) -> tuple[list[str], NDArray[Any], NDArray[Any]]:
+    """Per input element under a binary domain: the condition for a true bit (``x[i] == v``)
+    and the input values of a true and a false bit."""
+    shape, dtype = source.input_shape, np.dtype(source.input_dtype)
+    n = int(np.prod(shape))
+    off, on = domain.values[::-1] if swapped else domain.values
+    conditions = []
+    shown = np.asarray(on).astype(dtype).item()
+    for flat in range(n):
+        index = ",".join(map(str, np.unravel_index(flat, shape)))
+        conditions.append(f"{source.input.name}[{index}] == {shown!r}")
+    return conditions, np.full(n, on).astype(dtype), np.full(n, off).astype(dtype)
+
+
+def binarises(source: OnnxSource, engine: Engine | None) -> bool:
+    """Whether the graph binarises its input itself (the probes of :func:`input_scale` give
+    two values ±a)."""
+    if engine is None:
+        return False
+    n = int(np.prod(source.input_shape))
+    seen: set[float] = set()
+    for value in (-3e38, -1.0, 0.0, 0.5, 1.0, 255.0, 3e38):
+        out = prefix_run(source, engine, np.full(n, value))
+        seen.update(np.unique(np.asarray(out, dtype=np.float64)).tolist())
+    seen.discard(0.0)  # a bare Sign's 0 (read as +1)
+    return len({abs(v) for v in seen}) == 1

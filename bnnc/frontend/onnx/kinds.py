@@ -18,8 +18,10 @@ from numpy.typing import NDArray
 
 from bnnc.frontend.onnx.engine import Engine
 from bnnc.frontend.onnx.load import OnnxSource
+from bnnc.frontend.onnx.pixels import PixelLayer
 from bnnc.frontend.onnx.tails import Block, prefix_engine
 from bnnc.ir.conv import Pool2d
+from bnnc.ir.domain import InputDomain
 
 Index = NDArray[np.int64]
 
@@ -75,6 +77,14 @@ class Walk:
     widths: list[int] = field(default_factory=list)  # width of each bits layer
     input_bits: str | None = None  # the tensor of the input bits, once found
     ends: set[str] = field(default_factory=set)  # scores read by a Softmax (not the tail)
+    domain: InputDomain | None = None  # the declared input domain (--input-domain)
+    # Under a binary declared domain: the first layer's input values (v_false, v_true) and
+    # whether the domain's values are swapped (its first value is the true bit).
+    declared: tuple[float, float, bool] | None = None
+    # Under int:LO..HI with a first layer that reads the values themselves (expand_int): the
+    # order encoding of the elements (bnnc.frontend.onnx.pixels).
+    expand_int: bool = False
+    pixel: PixelLayer | None = None
     _prefix: Engine | None = None
 
     def prefix(self, source: OnnxSource) -> Engine:

@@ -22,10 +22,13 @@ from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_m
 
 from bnnc.errors import ModelError
 from bnnc.frontend.onnx.attributes import check_finite_operands, check_node_attributes
-from bnnc.frontend.onnx.engine import constant_values, uses_custom_ops
+from bnnc.frontend.onnx.engine import STANDARD_DOMAINS, constant_values, uses_custom_ops
 from bnnc.frontend.onnx.warn import warn as warn  # re-exported: the reader's modules use it
 from bnnc.ir.bnn import check_input_size
 from bnnc.ir.names import check_name, shown
+
+QONNX_DOMAIN = "qonnx.custom_op.general"
+QONNX_OPS = {"Quant", "BipolarQuant", "MultiThreshold"}  # not standard ONNX operators
 
 
 def model_error(path: Path, message: str, node: onnx.NodeProto | None = None) -> ModelError:
@@ -114,6 +117,11 @@ def read_source(path: Path) -> OnnxSource:
     model = _load_model(path)
     graph = model.graph
     _check_names(path, graph)
+    # Older QONNX files write Quant/BipolarQuant/MultiThreshold in the default domain, where
+    # onnx knows no such operator: read them as QONNX's own (their only definition).
+    for node in graph.node:
+        if node.domain in STANDARD_DOMAINS and node.op_type in QONNX_OPS:
+            node.domain = QONNX_DOMAIN
     # QONNX zoo files often use a custom domain without importing it; declare it here.
     declared = {opset.domain for opset in model.opset_import}
     for domain in sorted({node.domain for node in graph.node} - declared):

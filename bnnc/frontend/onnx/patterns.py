@@ -41,10 +41,17 @@ from bnnc.frontend.onnx.exactness import (
     rounding_bound,
     tail_values,
 )
-from bnnc.frontend.onnx.inputs import input_conditions
+from bnnc.frontend.onnx.inputs import (
+    binarises,
+    declared_values,
+    domain_conditions,
+    input_conditions,
+    input_scale,
+)
 from bnnc.frontend.onnx.kinds import Bits, Raw, TailOf, Walk
 from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
-from bnnc.frontend.onnx.predict import Predictor
+from bnnc.frontend.onnx.pixels import expand, pixel_conditions, pixel_layer
+from bnnc.frontend.onnx.predict import Predictor, UnaryPredictor
 from bnnc.frontend.onnx.readback import read_back
 from bnnc.frontend.onnx.tails import (
     BINARISERS,
@@ -58,8 +65,14 @@ from bnnc.frontend.onnx.tails import (
 )
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, TrainedForm
 from bnnc.ir.conv import Pool2d
+from bnnc.ir.domain import InputDomain
 from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
+
+_PREDICTOR_FIELDS = (
+    "input_name", "input_shape", "input_dtype", "on_values", "off_values", "single_label",
+    "make_engine",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,10 +91,13 @@ CONV_NOT_TRAINED = (
 )
 
 
-def read(path: Path) -> OnnxReading:
-    """Read a BNN from an ONNX file; see the package docstring for the patterns."""
+def read(
+    path: Path, input_domain: InputDomain | None = None, *, expand_int: bool = False
+) -> OnnxReading:
+    """Read a BNN from an ONNX file; see the package docstring for the patterns.  Under a
+    declared ``input_domain`` (pm1, 01) the first linear layer may read the input unbinarised."""
     source = read_source(path)
-    walk = Walk(kinds={source.input.name: Raw()})
+    walk = Walk(kinds={source.input.name: Raw()}, domain=input_domain, expand_int=expand_int)
     kinds, blocks = walk.kinds, walk.blocks
     label_of: str | None = None
     for node in source.graph.node:
@@ -148,7 +164,7 @@ def _linear(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> None:
     kinds, blocks, widths = walk.kinds, walk.blocks, walk.widths
     a_name, b_name = node.input[0], node.input[1]
     # The previous block ends here (its tail feeds this layer), or the input bits are found.
-    kind = conv.consume(source, walk, node, a_name, _tail_scale)
+    kind = conv.consume(source, walk, node, a_name, _tail_scale, _input_layer_scale)
     if kind.layer != len(blocks):
         raise source.error("a linear layer reads an earlier layer (skip connections)", node)
     matrix = source.const(b_name)
@@ -200,11 +216,70 @@ def _linear(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> None:
     gain = alpha * per_term
     n_active = np.count_nonzero(rows, axis=1)
     exact = exact_in_every_order(alpha, per_term, offset, n_active)
-    bound = None if exact.all() else rounding_bound(gain, offset, n_active, rows.shape[1])
+    gemm_offset = offset
+    if kind.layer == 0 and walk.pixel is not None:
+        rows, gain, offset, bound = expand(
+            walk.pixel, rows, magnitude.astype(np.float64), alpha, gemm_offset
+        )
+        block = Block(0, node, rows, gain, offset, bound, node.output[0])
+        blocks.append(block)
+        kinds[node.output[0]] = TailOf(len(blocks) - 1)
+        return
+    if kind.layer == 0 and walk.declared is not None and sum(walk.declared[:2]) != 0:
+        # Inputs v_false/v_true = mid ∓ half: ⟨c·s, v⟩ = c·half·t + c·mid·Σs for the ±1 sum t.
+        v_false, v_true, _ = walk.declared
+        mid = (v_false + v_true) / 2
+        offset = gemm_offset + alpha * magnitude.astype(np.float64) * mid * rows.sum(axis=1)
+        largest = max(abs(v_false), abs(v_true)) * magnitude.astype(np.float64)
+        # The products are c·v_false and c·v_true: with one of them 0 (01 inputs) the partial
+        # sums lie on the grid of the other, as for ±a inputs; otherwise they are bounded.
+        exact = (
+            exact_in_every_order(alpha, largest, gemm_offset, n_active)
+            if min(abs(v_false), abs(v_true)) == 0
+            else np.zeros(n_out, dtype=bool)
+        )
+        bound_gain = alpha * largest
+    else:
+        bound_gain = gain
+    # Per row: a row whose every partial sum is exact has no rounding error at all (bound 0),
+    # so pairs of such rows compare exactly whatever the other rows do (issue 15, item 4).
+    bound = (
+        None
+        if exact.all()
+        else np.where(exact, 0.0, rounding_bound(bound_gain, gemm_offset, n_active, rows.shape[1]))
+    )
     start = node.output[0]
     block = Block(kind.layer, node, rows, gain, offset, bound, start)
     blocks.append(block)
     kinds[node.output[0]] = TailOf(len(blocks) - 1)
+
+
+def _input_layer_scale(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> float:
+    """The first layer's input scale a (inputs ±a), or under a binary declared domain half
+    the distance between the two values the layer reads (recorded in ``walk.declared``)."""
+    engine = walk.prefix(source)
+    domain = walk.domain
+    raw_integers = domain is not None and domain.kind == "int" and walk.expand_int
+    if raw_integers and domain is not None and not binarises(source, engine):
+        walk.pixel = pixel_layer(source, engine, node, domain)
+        return walk.pixel.slope / 2
+    if domain is None or not domain.binary:
+        if domain is not None and not binarises(source, engine):
+            raise source.error(
+                f"with --input-domain {domain} this first layer reads the input values "
+                "themselves; bnnc compiles such a layer for binary inputs (--input-domain "
+                "pm1 or 01), and for integer ones (int:LO..HI) in bnnc vnnlib only",
+                node,
+            )
+        return input_scale(source, engine, node)
+    if binarises(source, engine):
+        warn(
+            f"{source.path}: --input-domain {domain} is redundant: the graph binarises its "
+            "input itself (bnnc checks that the two domain values give the two bits)"
+        )
+    v_false, v_true, swapped = declared_values(source, engine, node, domain)
+    walk.declared = (v_false, v_true, swapped)
+    return (v_true - v_false) / 2
 
 
 def _tail_scale(source: OnnxSource, block: Block, consumer: onnx.NodeProto) -> float:
@@ -283,7 +358,13 @@ def _build(source: OnnxSource, walk: Walk) -> BnnModel:
         )
     if walk.input_bits is None:
         raise source.error("the input is never binarised")
-    conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
+    if walk.pixel is not None:
+        conditions = pixel_conditions(source, walk.pixel)
+        on_values = off_values = np.zeros(1)
+    elif walk.declared is not None and walk.domain is not None:
+        conditions, on_values, off_values = domain_conditions(source, walk.domain, walk.declared[2])
+    else:
+        conditions, on_values, off_values = input_conditions(source, walk.prefix(source))
     onnx_model, custom = source.model, source.custom
     run_model = Predictor(
         input_name=source.input.name,
@@ -295,10 +376,18 @@ def _build(source: OnnxSource, walk: Walk) -> BnnModel:
         # Built on first use: most runs check no witness against the model.
         make_engine=lambda: Engine(onnx_model, custom=custom),
     )
+    input_shape = source.input_shape
+    if walk.pixel is not None:
+        run_model = UnaryPredictor(
+            **{f: getattr(run_model, f) for f in _PREDICTOR_FIELDS},
+            low=walk.pixel.low,
+            unary=walk.pixel.unary,
+        )
+        input_shape = (*input_shape, walk.pixel.unary)
 
     model = BnnModel(
         name=safe_name(Path(source.path).stem.replace("-", "_").replace(".", "_")),
-        input_shape=source.input_shape,
+        input_shape=input_shape,
         blocks=tuple(inner),
         output=output,
         arithmetic="float32",
@@ -307,9 +396,12 @@ def _build(source: OnnxSource, walk: Walk) -> BnnModel:
         # Read back now, while the blocks are at hand: it takes well under a millisecond, and
         # the model then carries a plain value rather than the reader's state (package
         # docstring, "The trained form").
-        trained_form=read_back(source, blocks, binarised_output)
+        trained_form=None
+        if walk.pixel is not None
+        else read_back(source, blocks, binarised_output)
         if all(block.structure is None for block in blocks)
         else TrainedForm(str(source.path), (), (), CONV_NOT_TRAINED),
+        input_domain=walk.domain,
     )
     model.verify()
     return model

@@ -42,14 +42,40 @@ class Predictor:
             self._engine.append(self.make_engine())
         return self._engine[0]
 
+    def tensor(self, bits: NDArray[np.bool_]) -> NDArray[Any]:
+        """The model's input tensor that one bit vector stands for."""
+        row = np.asarray(bits, dtype=bool).reshape(-1)
+        return np.where(row, self.on_values, self.off_values).astype(self.input_dtype)
+
+    @property
+    def n_bits(self) -> int:
+        return int(np.prod(self.input_shape))
+
     def __call__(self, bits: NDArray[np.bool_]) -> NDArray[np.int64]:
         engine = self.engine()
-        n = int(np.prod(self.input_shape))
-        batch = np.asarray(bits, dtype=bool).reshape(-1, n)
+        batch = np.asarray(bits, dtype=bool).reshape(-1, self.n_bits)
         labels = []
         for row in batch:
-            tensor = np.where(row, self.on_values, self.off_values).astype(self.input_dtype)
+            tensor = self.tensor(row)
             out = engine.run({self.input_name: tensor.reshape(self.input_shape)})[0]
             flat = np.asarray(out).reshape(-1)
             labels.append(int(flat[0]) if self.single_label else int(np.argmax(flat)))
         return np.asarray(labels, dtype=np.int64).reshape(np.asarray(bits).shape[:-1])
+
+
+@dataclass(frozen=True, eq=False)
+class UnaryPredictor(Predictor):
+    """Under an integer input domain LO..HI whose values the first layer reads themselves:
+    element j is LO plus the number of its ``unary`` bits that are true (order encoding; bits
+    j·unary … j·unary + unary − 1)."""
+
+    low: int = 0
+    unary: int = 1
+
+    def tensor(self, bits: NDArray[np.bool_]) -> NDArray[Any]:
+        counts = np.asarray(bits, dtype=bool).reshape(-1, self.unary).sum(axis=1)
+        return np.asarray(self.low + counts).astype(self.input_dtype)
+
+    @property
+    def n_bits(self) -> int:
+        return int(np.prod(self.input_shape)) * self.unary

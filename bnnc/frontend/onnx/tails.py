@@ -135,6 +135,9 @@ def prefix_engine(source: OnnxSource, input_bits: str) -> Engine:
     """The graph from the model input to the input bits (the tensor ``input_bits``), in the
     model's engine."""
     nodes = source.slice(input_bits, None)
+    if not nodes:  # the first layer reads the graph input itself
+        nodes = [helper.make_node("Identity", [input_bits], ["bnnc_input_bits"])]
+        input_bits = "bnnc_input_bits"
     model = source.sub_model(nodes, source.input, input_bits)
     return Engine(model, custom=source.custom)
 
