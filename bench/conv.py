@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -139,6 +141,45 @@ def mnist_rows(
     return accuracy, rows
 
 
+def eps_rows(
+    path: Path, images: list[int], epsilons: list[int], cap: float
+) -> list[dict[str, Any]]:
+    """ε-box robustness through ``bnnc vnnlib``: every pixel of test image i within ε pixel
+    units (of 255), "some class j ≠ L scores at least as high as L" (L the model's label)."""
+    pixels = read_idx_images(SHARED / "data" / "t10k-images-idx3-ubyte.gz").astype(np.float64)
+    model = bnnc.load(path, cache=False)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in images:
+            x = pixels[i].reshape(-1) / 255
+            label = int(predict(model, (x >= 0.5)[None])[0])
+            for eps in epsilons:
+                lines = [f"(declare-const X_{k} Real)" for k in range(x.size)]
+                lines += [f"(declare-const Y_{j} Real)" for j in range(model.n_classes)]
+                for k, v in enumerate(x.tolist()):
+                    low, high = max(0.0, v - eps / 255), min(1.0, v + eps / 255)
+                    lines += [f"(assert (>= X_{k} {low!r}))", f"(assert (<= X_{k} {high!r}))"]
+                others = [j for j in range(model.n_classes) if j != label]
+                lines.append(
+                    "(assert (or " + " ".join(f"(and (>= Y_{j} Y_{label}))" for j in others) + "))"
+                )
+                prop = Path(tmp) / f"img{i}_eps{eps}.vnnlib"
+                prop.write_text("\n".join(lines) + "\n")
+                free = int(np.count_nonzero((x - eps / 255 < 0.5) & (x + eps / 255 >= 0.5)))
+                command = [sys.executable, "-m", "bnnc", "vnnlib", str(path), str(prop),
+                           "--timeout", str(cap), "--json"]  # fmt: skip
+                start = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True, check=False)
+                wall = time.perf_counter() - start
+                answer = json.loads(done.stdout) if done.stdout.strip() else {"result": "error"}
+                rows.append({"image": i, "label": label, "eps": eps, "free_bits": free,
+                             "result": answer.get("result"), "reason": answer.get("reason"),
+                             "wall_s": round(wall, 2)})  # fmt: skip
+                print(f"  image {i} eps={eps}: {rows[-1]['result']} ({free} free bits) in "
+                      f"{wall:.1f} s: {rows[-1]['reason']}", flush=True)  # fmt: skip
+    return rows
+
+
 def markdown(fixtures: list[dict[str, Any]], accuracy: dict[str, Any] | None,
              queries: list[dict[str, Any]], info: dict[str, Any]) -> str:  # fmt: skip
     lines = ["# Convolutional BNNs (bench/conv.py)", "", f"Machine: {info}", ""]
@@ -170,6 +211,17 @@ def markdown(fixtures: list[dict[str, Any]], accuracy: dict[str, Any] | None,
     return "\n".join(lines) + "\n"
 
 
+def eps_markdown(rows: list[dict[str, Any]]) -> str:
+    lines = ["", "ε-box queries (bnnc vnnlib; ε in pixel units of 255; free bits: pixels whose "
+             "interval straddles the model's threshold 0.5):", "",
+             "| image | label | ε | free bits | result | s | how |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        lines.append(f"| {r['image']} | {r['label']} | {r['eps']} | {r['free_bits']} | "
+                     f"{r['result']} | {r['wall_s']} | {r['reason']} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=10)
@@ -177,7 +229,20 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=60.0)
     parser.add_argument("--random", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--eps", type=int, nargs="*", default=[1, 3, 5, 10, 15])
+    parser.add_argument("--eps-images", type=int, nargs="*", default=[4, 9, 14])
+    parser.add_argument("--eps-only", action="store_true", help="only the ε-box queries")
     args = parser.parse_args()
+    mnist = FIXTURES / "conv_mnist.onnx"
+    if args.eps_only:
+        rows = eps_rows(mnist, args.eps_images, args.eps, args.cap)
+        text = eps_markdown(rows)
+        print(text)
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "conv-eps.md").write_text("# conv_mnist.onnx: ε-box robustness\n" + text)
+            (args.out / "conv-eps.json").write_text(json.dumps(rows, indent=1) + "\n")
+        return
     started, load = time.time(), os.getloadavg()[0]
     fixtures, accuracy, queries = [], None, []
     for path in sorted(FIXTURES.glob("*.onnx")):
