@@ -5,6 +5,8 @@ and bnnc's own ONNX frontend reads it back::
 
     image [N, H, W] float32 ─ GreaterOrEqual(threshold) ─ Where(+1, −1) ─ Flatten
       ─ per inner block:  Gemm(±1 weights, bias, transB=1) ─ BatchNormalization (inference)
+                          (a convolution is written expanded, as its rows; ±1 padding as a
+                          Gemm bias of integers, then Add(bias))
                           ─ GreaterOrEqual(0) ─ Where(+1, −1)
       ─ output block:     Gemm(±1 weights, bias, transB=1) → "scores" [N, C]
       ─ ArgMax(axis 1, first index on ties) → "label" [N] int64 (or "scores" as the output)
@@ -109,9 +111,19 @@ def to_onnx(
         p = block.name
         w = const(f"{p}/weight", block.weights.astype(np.float32))
         b = const(f"{p}/bias", _float32(block.bias, f"layer {p!r}: bias"))
-        nodes.append(
-            helper.make_node("Gemm", [x, w, b], [f"{p}/linear"], name=f"{p}/Gemm", transB=1)
-        )
+        shift = block.shift
+        if shift is None:
+            nodes.append(
+                helper.make_node("Gemm", [x, w, b], [f"{p}/linear"], name=f"{p}/Gemm", transB=1)
+            )
+        else:  # ±1 padding of a convolution: an integer per neuron, added before the bias
+            s = const(f"{p}/pad_shift", shift.astype(np.float32))
+            nodes.append(
+                helper.make_node("Gemm", [x, w, s], [f"{p}/padded"], name=f"{p}/Gemm", transB=1)
+            )
+            nodes.append(
+                helper.make_node("Add", [f"{p}/padded", b], [f"{p}/linear"], name=f"{p}/Add")
+            )
         y = f"{p}/linear"
         bn = block.batchnorm
         if bn is not None:

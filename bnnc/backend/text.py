@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from bnnc.errors import ModelError
 from bnnc.frontend.text import KEYWORDS
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.conv import Conv2d, Pool2d
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
 from bnnc.ir.region import FREE, Region
 
@@ -103,6 +104,12 @@ def _header(name: str, input_shape: Sequence[int], class_names: Sequence[str] | 
 
 
 def _inner_block(block: InnerBlock, group: int) -> list[str]:
+    if isinstance(block.structure, Pool2d) and not block.structure.flipped:
+        return _pool_block(block.name, block.structure)
+    if isinstance(block.structure, Conv2d):
+        printed = _conv_block(block, block.structure)
+        if printed is not None:
+            return printed
     lines = [f"block {_name(block.name)} {{", *_weights(block.weights, group)]
     lines.append(f"{_INDENT}bias {_reals(block.bias)}")
     bn = block.batchnorm
@@ -113,6 +120,77 @@ def _inner_block(block: InnerBlock, group: int) -> list[str]:
             f"{_INDENT * 2}beta {_reals(bn.beta)}",
             f"{_INDENT * 2}mean {_reals(bn.mean)}",
             f"{_INDENT * 2}var {_reals(bn.var)}",
+            f"{_INDENT * 2}eps {float(bn.eps)!r}",
+            f"{_INDENT}}}",
+        ]
+    return [*lines, "}"]
+
+
+def _geometry(
+    in_shape: tuple[int, int, int], layout: str, options: Sequence[tuple[str, tuple[int, ...]]]
+) -> list[str]:
+    shape = "x".join(map(str, in_shape))
+    lines = [f"{_INDENT}input {shape}" + (" nhwc" if layout == "NHWC" else "")]
+    for key, values in options:
+        lines.append(f"{_INDENT}{key} {'x'.join(map(str, values))}")
+    return lines
+
+
+def _pool_block(name: str, pool: Pool2d) -> list[str]:
+    keyword = "maxpool" if pool.reduce == "max" else "minpool"
+    options: list[tuple[str, tuple[int, ...]]] = [("kernel", pool.kernel), ("stride", pool.stride)]
+    if any(pool.padding):
+        options.append(("padding", pool.padding))
+    if pool.dilation != (1, 1):
+        options.append(("dilation", pool.dilation))
+    lines = [f"{keyword} {_name(name)} {{  # {pool.describe()}"]
+    lines += _geometry(pool.in_shape, pool.layout, options)
+    if pool.ceil_mode:
+        lines.append(f"{_INDENT}ceil")
+    return [*lines, "}"]
+
+
+def _conv_block(block: InnerBlock, conv: Conv2d) -> list[str] | None:
+    """The conv syntax, with per-channel parameters; None if they vary within a channel."""
+    channel = conv.channel_of_neuron()
+    first = np.zeros(conv.out_channels, dtype=np.int64)
+    first[channel[::-1]] = np.arange(channel.size)[::-1]  # a neuron of each channel
+
+    def per_channel(values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+        picked = values[first]
+        return picked if np.array_equal(picked[channel], values) else None
+
+    arrays = [block.bias]
+    bn = block.batchnorm
+    if bn is not None:
+        arrays += [bn.gamma, bn.beta, bn.mean, bn.var]
+    picked = [per_channel(a) for a in arrays]
+    if block.oracle is not None or any(p is None for p in picked):
+        return None
+    o, _, kh, kw = conv.kernel.shape
+    options: list[tuple[str, tuple[int, ...]]] = [("kernel", (o, kh, kw))]
+    if conv.stride != (1, 1):
+        options.append(("stride", conv.stride))
+    if any(conv.padding):
+        options.append(("padding", conv.padding))
+    if conv.dilation != (1, 1):
+        options.append(("dilation", conv.dilation))
+    if conv.groups != 1:
+        options.append(("groups", (conv.groups,)))
+    lines = [f"conv {_name(block.name)} {{  # {conv.describe()}"]
+    lines += _geometry(conv.in_shape, conv.layout, options)
+    if conv.pad_value:
+        lines.append(f"{_INDENT}pad {conv.pad_value:+d}")
+    lines += _weights(conv.kernel.reshape(o, -1), kw)
+    values = [p for p in picked if p is not None]
+    lines.append(f"{_INDENT}bias {_reals(values[0])}")
+    if bn is not None:
+        lines += [
+            f"{_INDENT}batchnorm {{",
+            *(
+                f"{_INDENT * 2}{key} {_reals(v)}"
+                for key, v in zip(("gamma", "beta", "mean", "var"), values[1:], strict=True)
+            ),
             f"{_INDENT * 2}eps {float(bn.eps)!r}",
             f"{_INDENT}}}",
         ]

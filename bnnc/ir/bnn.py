@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import ModelError
+from bnnc.ir.conv import Conv2d, Pool2d, Structure
 from bnnc.ir.domain import InputDomain
 from bnnc.ir.names import check_name
 from bnnc.ir.region import Region
@@ -60,6 +61,9 @@ class InnerBlock:
     bias: NDArray[np.float64]  # (n_out,)
     batchnorm: BatchNorm | None  # None: the block binarises A x + b directly
     oracle: ActivationOracle | None = None  # overrides bias and batch norm when given
+    # A convolution or pooling whose expansion ``weights`` is (bnnc.ir.conv): the shared
+    # weights, kept for printing and checked by ``verify``; the passes read ``weights``.
+    structure: Structure | None = None
 
     @property
     def n_in(self) -> int:
@@ -68,6 +72,13 @@ class InnerBlock:
     @property
     def n_out(self) -> int:
         return int(self.weights.shape[0])
+
+    @property
+    def shift(self) -> NDArray[np.int64] | None:
+        """Per neuron, the constant that ±1 padding adds to ⟨row, x⟩ (None: nothing)."""
+        if isinstance(self.structure, Conv2d) and self.structure.pad_value != 0:
+            return self.structure.shift
+        return None
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +157,8 @@ class BnnModel:
             _verify_linear(block.name, block.weights, block.bias, width)
             if block.batchnorm is not None:
                 _verify_batchnorm(block.name, block.batchnorm, block.n_out)
+            if block.structure is not None:
+                _verify_structure(block)
             width = block.n_out
         _verify_linear(self.output.name, self.output.weights, self.output.bias, width)
         names = [b.name for b in self.blocks] + [self.output.name]
@@ -210,6 +223,21 @@ def _verify_linear(
         raise ModelError(f"layer {name!r}: bias values must be finite")
 
 
+def _verify_structure(block: InnerBlock) -> None:
+    structure = block.structure
+    assert structure is not None
+    what = f"layer {block.name!r}"
+    structure.verify(what)
+    if not np.array_equal(structure.weights, block.weights):
+        raise ModelError(f"{what}: the weights are not the expansion of its {structure.describe()}")
+    if isinstance(structure, Pool2d) and (
+        block.batchnorm is not None
+        or block.oracle is not None
+        or not np.array_equal(block.bias, structure.bias())
+    ):
+        raise ModelError(f"{what}: a pooling layer has the bias of its windows and no batch norm")
+
+
 def _verify_batchnorm(name: str, bn: BatchNorm, n_out: int) -> None:
     for field in ("gamma", "beta", "mean", "var"):
         values: NDArray[np.float64] = getattr(bn, field)
@@ -241,6 +269,9 @@ def block_activation(
     ``preactivation`` has the neurons on its last axis (any leading batch shape).  The result is
     True for +1.  sign(0) = +1: z ≥ 0 gives +1, as in the paper.
     """
+    shift = block.shift
+    if shift is not None:  # ±1 padding: a constant part of every border neuron's sum
+        preactivation = preactivation + shift
     if block.oracle is not None:
         return np.asarray(block.oracle(preactivation), dtype=bool)
     dt = _dtype(arithmetic)

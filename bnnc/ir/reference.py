@@ -33,18 +33,25 @@ def _signs(bits: NDArray[np.bool_]) -> NDArray[np.int64]:
     return np.where(bits, 1, -1).astype(np.int64)
 
 
+def _dot(x: NDArray[np.int64], weights: NDArray[np.int8]) -> NDArray[np.int64]:
+    """x @ weightsᵀ, exactly: in float64 (BLAS; integer matmul is unaccelerated, 50x slower on
+    a convolution's 784 x 5408 rows), exact since every sum is an integer below 2^53."""
+    product = x.astype(np.float64) @ weights.T.astype(np.float64)
+    return product.astype(np.int64)
+
+
 def hidden_activations(model: BnnModel | IlpModel, bits: ArrayLike) -> list[NDArray[np.bool_]]:
     """The output bits of every inner block (True = +1), for the given inputs."""
     x = _signs(_as_bits(model, bits))
     layers: list[NDArray[np.bool_]] = []
     if isinstance(model, BnnModel):
         for block in model.blocks:
-            fires = block_activation(block, x @ block.weights.T.astype(np.int64), model.arithmetic)
+            fires = block_activation(block, _dot(x, block.weights), model.arithmetic)
             layers.append(fires)
             x = _signs(fires)
     else:
         for layer in model.layers:
-            fires = np.asarray(x @ layer.weights.T.astype(np.int64) >= layer.thresholds)
+            fires = np.asarray(_dot(x, layer.weights) >= layer.thresholds)
             layers.append(fires)
             x = _signs(fires)
     return layers
@@ -55,7 +62,7 @@ def predict(model: BnnModel | IlpModel, bits: ArrayLike) -> NDArray[np.int64]:
     layers = hidden_activations(model, bits)
     x = _signs(layers[-1]) if layers else _signs(_as_bits(model, bits))
     if isinstance(model, BnnModel):
-        preact = x @ model.output.weights.T.astype(np.int64)
+        preact = _dot(x, model.output.weights)
         scores = output_scores(model.output, preact, model.arithmetic)
         return np.asarray(np.argmax(scores, axis=-1), dtype=np.int64)
     return _ilp_argmax(model, x)

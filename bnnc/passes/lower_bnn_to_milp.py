@@ -91,6 +91,9 @@ def lower_bnn_to_milp(model: BnnModel) -> MilpModel:
         bn = block.batchnorm
         norm = "eq. 6 batch norm" if bn is not None else "no batch norm (z = y)"
         group = f"inner block {block.name!r} ({lid}): eq. 5 linear, {norm}, eq. 7 sign"
+        if block.structure is not None:  # the sharing stays visible in the LP's comments
+            group += f"; {block.structure.describe()}"
+        shift = block.shift
         current: list[str] = []
         for i in range(block.n_out):
             y, z, h = f"y_{lid}_{i}", f"z_{lid}_{i}", f"h_{lid}_{i}"
@@ -99,6 +102,8 @@ def lower_bnn_to_milp(model: BnnModel) -> MilpModel:
             row = block.weights[i]
             terms, constant = _affine_terms(y, row, prev)
             bias = float(block.bias[i])
+            if shift is not None:  # ±1 padding: a constant part of the sum (exact integer)
+                bias += float(shift[i])
             constraints.append(
                 LinearConstraint(f"lin_{lid}_{i}", terms, "=", bias + constant, group)
             )

@@ -184,3 +184,19 @@ def test_refusals_and_atomic_writes(tmp_path: Path) -> None:
     with pytest.raises(OutputError):
         save_text(trained_3x3(), tmp_path / "no" / "m.bnn")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_conv_model_with_padding_exports_and_reads_back(tmp_path: Path) -> None:
+    """examples/conv-tiny.bnn (±1 padding, max pooling) as ONNX: onnxruntime, bnnc's ONNX
+    frontend and the text model agree on every input of the 4x4 image."""
+    from tests.paths import EXAMPLES
+
+    model = bnnc.load(EXAMPLES / "conv-tiny.bnn")
+    assert isinstance(model, BnnModel)
+    path = tmp_path / "conv.onnx"
+    save_onnx(model, path)
+    inputs = all_inputs(16)
+    runtime = run_onnx(path, inputs.reshape(-1, 1, 4, 4).astype(np.float32))
+    np.testing.assert_array_equal(runtime, bnnc.predict(model, inputs))
+    loaded = bnnc.load(path, cache=False)
+    np.testing.assert_array_equal(bnnc.predict(loaded, inputs), runtime)

@@ -411,6 +411,9 @@ def test_every_keyword_is_known_to_the_printer() -> None:
         if pattern.type == "str" and pattern.value.isalpha():
             grammar_words.add(pattern.value)
     grammar_words |= {"gamma", "beta", "mean", "var", "eps", "float32", "float64"}
+    # The words of the convolution terminals POOL, GEOMETRY_KEY and LAYOUT (regular expressions).
+    grammar_words |= {"maxpool", "minpool", "kernel", "stride", "padding", "dilation", "groups"}
+    grammar_words |= {"nchw", "nhwc"}
     assert grammar_words == KEYWORDS
     names = tuple(sorted(KEYWORDS))
     model = BnnModel(
@@ -554,10 +557,12 @@ def test_ilp_round_trip(model: IlpModel) -> None:
 def test_the_examples_in_the_language_reference_parse() -> None:
     doc = (REPO / "docs" / "language.md").read_text(encoding="utf-8")
     examples = re.findall(r"```bnn\n(.*?)```", doc, flags=re.DOTALL)
-    assert len(examples) == 2
-    trained, lowered = (parse_text(example) for example in examples)
+    assert len(examples) == 3
+    trained, lowered, convolutional = (parse_text(example) for example in examples)
     assert_identical(trained, parse_bnn(TINY))
     assert_identical(lowered, parse_ilp(TINY_ILP))
+    assert isinstance(convolutional, BnnModel)  # "Convolutions"; tests/ir/test_conv.py
+    assert [type(b.structure).__name__ for b in convolutional.blocks] == ["Conv2d", "Pool2d"]
 
 
 def test_grammar_lives_in_the_repository_grammars_directory() -> None:

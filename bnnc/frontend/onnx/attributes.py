@@ -46,6 +46,10 @@ def _finite(value: Any, _node: onnx.NodeProto) -> bool:
     return bool(np.isfinite(value))
 
 
+def _positive(value: Any, _node: onnx.NodeProto) -> bool:
+    return all(int(v) > 0 for v in value)
+
+
 def _text(*allowed: str) -> Allowed:
     def check(value: Any, _node: onnx.NodeProto) -> bool:
         text = value.decode() if isinstance(value, bytes) else str(value)
@@ -85,7 +89,9 @@ TABLE: Mapping[str, Mapping[str, tuple[str, Allowed]]] = {
         "consumed_inputs": _ENGINE,
     },
     "Flatten": {"axis": ("1", _equals(1))},
-    "Reshape": {"allowzero": ("0", _equals(0))},
+    # allowzero=1 (dynamo's flatten) only matters for a 0 in the shape, which gives an empty
+    # tensor that no layer reads; bnnc follows the shape the engine computes.
+    "Reshape": {"allowzero": ("0 or 1", _equals(0, 1))},
     "Squeeze": {"axes": _ENGINE},
     "Unsqueeze": {"axes": _ENGINE},
     "Identity": {},
@@ -102,6 +108,26 @@ TABLE: Mapping[str, Mapping[str, tuple[str, Allowed]]] = {
     "GreaterOrEqual": {},
     "Greater": {},
     "Where": {},
+    # Convolutional layers (bnnc.frontend.onnx.conv reads their geometry itself).
+    "Conv": {
+        "auto_pad": ("NOTSET or VALID", _text("NOTSET", "VALID")),
+        "dilations": ("positive sizes", _positive),
+        "group": ("a positive number", lambda v, _n: isinstance(v, int) and v > 0),
+        "kernel_shape": ("the kernel's size", _any),
+        "pads": ("sizes ≥ 0", lambda v, _n: all(int(p) >= 0 for p in v)),
+        "strides": ("positive sizes", _positive),
+    },
+    "MaxPool": {
+        "auto_pad": ("NOTSET or VALID", _text("NOTSET", "VALID")),
+        "ceil_mode": ("0 or 1", _equals(0, 1)),
+        "dilations": ("positive sizes", _positive),
+        "kernel_shape": ("positive sizes", _positive),
+        "pads": ("sizes ≥ 0", lambda v, _n: all(int(p) >= 0 for p in v)),
+        "storage_order": ("0", _equals(0)),
+        "strides": ("positive sizes", _positive),
+    },
+    "Transpose": {"perm": ("a permutation", _any)},
+    "Softmax": {"axis": ("the class axis (1 or -1)", _last_axis)},
     # Custom-domain operators that bnnc's engine implements (bnnc.frontend.onnx.engine).
     "BipolarQuant": {},
     "Quant": {

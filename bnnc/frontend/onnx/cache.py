@@ -296,6 +296,8 @@ def _write_entry(
     predictor = model.framework_predict
     if not isinstance(predictor, Predictor) or model.region is not None:
         return
+    if any(block.structure is not None for block in model.blocks):
+        return  # convolutions: their tables would be large, and their structure is not stored
     if not _usable(entry.parent):
         return
     arrays: dict[str, NDArray[Any]] = {

@@ -1,8 +1,8 @@
 """The walk over the graph that recognises the blocks, whichever exporter wrote them.
 
 Every dynamic tensor is classified as it is computed: the model input or an elementwise
-function of it (``_Raw``), binarised values ±scale of a bits layer (``_Bits``), or inside a
-block's tail (``_Tail``).  A ``MatMul``/``Gemm`` that reads bits through a constant matrix of
+function of it (``Raw``), binarised values ±scale of a bits layer (``Bits``), or inside a
+block's tail (``TailOf``).  A ``MatMul``/``Gemm`` that reads bits through a constant matrix of
 ±c multiples of ternary rows starts a block (:func:`_linear`); the elementwise operators after
 it are its tail; the next linear layer ends it and checks that the tail gives two values ±a.
 The exporters' patterns all fit this walk:
@@ -25,13 +25,14 @@ the input conditions, the framework's own inference, and the trained form read b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import helper
 
+from bnnc.frontend.onnx import conv
 from bnnc.frontend.onnx.engine import Engine
 from bnnc.frontend.onnx.exactness import (
     check_band_fires,
@@ -47,8 +48,9 @@ from bnnc.frontend.onnx.inputs import (
     input_conditions,
     input_scale,
 )
+from bnnc.frontend.onnx.kinds import Bits, Raw, TailOf, Walk
 from bnnc.frontend.onnx.load import OnnxSource, read_source, warn
-from bnnc.frontend.onnx.pixels import PixelLayer, expand, pixel_conditions, pixel_layer
+from bnnc.frontend.onnx.pixels import expand, pixel_conditions, pixel_layer
 from bnnc.frontend.onnx.predict import Predictor, UnaryPredictor
 from bnnc.frontend.onnx.readback import read_back
 from bnnc.frontend.onnx.tails import (
@@ -58,11 +60,11 @@ from bnnc.frontend.onnx.tails import (
     SHAPE_OPS,
     Block,
     fires,
-    prefix_engine,
     scores,
     tail_oracle,
 )
-from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock, TrainedForm
+from bnnc.ir.conv import Pool2d
 from bnnc.ir.domain import InputDomain
 from bnnc.ir.names import safe_name
 from bnnc.ir.tensor import frozen, ternary
@@ -71,49 +73,6 @@ _PREDICTOR_FIELDS = (
     "input_name", "input_shape", "input_dtype", "on_values", "off_values", "single_label",
     "make_engine",
 )  # fmt: skip
-
-
-@dataclass
-class _Bits:
-    layer: int
-    scale: float  # the bits take the values ±scale
-
-
-@dataclass
-class _Raw:
-    """The model input, or an elementwise function of it (before the first binarisation)."""
-
-
-@dataclass
-class _Tail:
-    block: int  # index into the blocks
-
-
-@dataclass
-class _Walk:
-    """The walk's progress, in graph order (mutable: each node adds to it)."""
-
-    kinds: dict[str, _Raw | _Bits | _Tail]
-    blocks: list[Block] = field(default_factory=list)
-    widths: list[int] = field(default_factory=list)  # width of each bits layer
-    input_bits: str | None = None  # the tensor of the input bits, once found
-    domain: InputDomain | None = None  # the declared input domain (--input-domain)
-    # Under a binary declared domain: the first layer's input values (v_false, v_true) and
-    # whether the domain's values are swapped (its first value is the true bit).
-    declared: tuple[float, float, bool] | None = None
-    # Under int:LO..HI with a first layer that reads the values themselves (expand_int): the
-    # order encoding of the elements (bnnc.frontend.onnx.pixels).
-    expand_int: bool = False
-    pixel: PixelLayer | None = None
-    _prefix: Engine | None = None
-
-    def prefix(self, source: OnnxSource) -> Engine:
-        """The graph from the model input to the input bits, in the model's engine (built
-        once)."""
-        assert self.input_bits is not None
-        if self._prefix is None:
-            self._prefix = prefix_engine(source, self.input_bits)
-        return self._prefix
 
 
 @dataclass(frozen=True)
@@ -126,13 +85,19 @@ class OnnxReading:
     blocks: tuple[Block, ...]
 
 
+CONV_NOT_TRAINED = (
+    "convolution and pooling layers are read as threshold neurons of the model's own engine; "
+    "their trained form is not read back"
+)
+
+
 def read(
     path: Path, input_domain: InputDomain | None = None, *, expand_int: bool = False
 ) -> OnnxReading:
     """Read a BNN from an ONNX file; see the package docstring for the patterns.  Under a
     declared ``input_domain`` (pm1, 01) the first linear layer may read the input unbinarised."""
     source = read_source(path)
-    walk = _Walk(kinds={source.input.name: _Raw()}, domain=input_domain, expand_int=expand_int)
+    walk = Walk(kinds={source.input.name: Raw()}, domain=input_domain, expand_int=expand_int)
     kinds, blocks = walk.kinds, walk.blocks
     label_of: str | None = None
     for node in source.graph.node:
@@ -142,10 +107,27 @@ def read(
         kind = kinds.get(dyn[0])
         if node.op_type in ("MatMul", "Gemm"):
             _linear(source, walk, node)
-        elif node.op_type in LABEL_OPS:
-            if not isinstance(kind, _Tail):
-                raise source.error("the label is taken before the output layer", node)
+        elif node.op_type == "Conv":
+            conv.convolution(source, walk, node, _tail_scale)
+        elif node.op_type == "MaxPool":
+            conv.max_pool(source, walk, node, _tail_scale)
+        elif node.op_type in conv.REFUSED:
+            raise source.error(conv.REFUSED[node.op_type], node)
+        elif node.op_type == "Softmax" and isinstance(kind, TailOf) and kind.index is None:
+            # Monotone in each score with the others fixed: the argmax is the scores' argmax.
             blocks[kind.block].end = dyn[0]
+            walk.ends.add(node.output[0])
+            kinds[node.output[0]] = kind
+        elif conv.moves(kind, node):
+            conv.move(source, walk, node)
+        elif node.op_type in ELEMENTWISE and getattr(kind, "index", None) is not None:
+            assert kind is not None
+            conv.elementwise(source, walk, node, kind)
+        elif node.op_type in LABEL_OPS:
+            if not isinstance(kind, TailOf):
+                raise source.error("the label is taken before the output layer", node)
+            if dyn[0] not in walk.ends:
+                blocks[kind.block].end = dyn[0]
             label_of = node.output[1] if node.op_type == "TopK" else node.output[0]
             for out in node.output:
                 kinds[out] = kind
@@ -155,7 +137,7 @@ def read(
                 "binarised values, or an elementwise operator with constant operands)",
                 node,
             )
-        elif isinstance(kind, _Bits):
+        elif isinstance(kind, Bits):
             if node.op_type not in SHAPE_OPS:
                 raise source.error(
                     "only reshapes may sit between a binarisation and the next MatMul", node
@@ -168,7 +150,7 @@ def read(
 
     output = source.graph.output[0].name
     kind = kinds.get(output)
-    if not isinstance(kind, _Tail):
+    if not isinstance(kind, TailOf):
         raise source.error(f"the output {output!r} is not computed by a final linear layer")
     last = blocks[kind.block]
     if not last.end:
@@ -178,22 +160,11 @@ def read(
     return OnnxReading(_build(source, walk), source, tuple(blocks))
 
 
-def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
+def _linear(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> None:
     kinds, blocks, widths = walk.kinds, walk.blocks, walk.widths
     a_name, b_name = node.input[0], node.input[1]
-    kind = kinds.get(a_name)
-    if isinstance(kind, _Tail):  # the previous block ends here: its tail feeds this layer
-        prev = blocks[kind.block]
-        prev.end = a_name
-        scale = _tail_scale(source, prev, node)
-        widths.append(prev.weights.shape[0])
-        kind = _Bits(kind.block + 1, scale)
-    if isinstance(kind, _Raw):  # the input bits: an elementwise function of the input
-        walk.input_bits = a_name
-        kind = _Bits(0, _input_layer_scale(source, walk, node))
-        widths.append(int(np.prod(source.input_shape)))
-    if not isinstance(kind, _Bits):
-        raise source.error("a linear layer reads a tensor bnnc has not classified", node)
+    # The previous block ends here (its tail feeds this layer), or the input bits are found.
+    kind = conv.consume(source, walk, node, a_name, _tail_scale, _input_layer_scale)
     if kind.layer != len(blocks):
         raise source.error("a linear layer reads an earlier layer (skip connections)", node)
     matrix = source.const(b_name)
@@ -220,6 +191,8 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
             offset = float(attrs.get("beta", 1.0)) * bias.astype(np.float64)
     else:
         weights, alpha = matrix.T, 1.0
+    if kind.index is not None:  # after a convolution: the columns follow its layout
+        weights = conv.columns(source, node, weights, kind.index, widths[kind.layer])
     if weights.shape[1] != widths[kind.layer]:
         raise source.error(
             f"weights have {weights.shape[1]} inputs, the previous layer has {widths[kind.layer]}",
@@ -250,7 +223,7 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
         )
         block = Block(0, node, rows, gain, offset, bound, node.output[0])
         blocks.append(block)
-        kinds[node.output[0]] = _Tail(len(blocks) - 1)
+        kinds[node.output[0]] = TailOf(len(blocks) - 1)
         return
     if kind.layer == 0 and walk.declared is not None and sum(walk.declared[:2]) != 0:
         # Inputs v_false/v_true = mid ∓ half: ⟨c·s, v⟩ = c·half·t + c·mid·Σs for the ±1 sum t.
@@ -278,10 +251,10 @@ def _linear(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> None:
     start = node.output[0]
     block = Block(kind.layer, node, rows, gain, offset, bound, start)
     blocks.append(block)
-    kinds[node.output[0]] = _Tail(len(blocks) - 1)
+    kinds[node.output[0]] = TailOf(len(blocks) - 1)
 
 
-def _input_layer_scale(source: OnnxSource, walk: _Walk, node: onnx.NodeProto) -> float:
+def _input_layer_scale(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> float:
     """The first layer's input scale a (inputs ±a), or under a binary declared domain half
     the distance between the two values the layer reads (recorded in ``walk.declared``)."""
     engine = walk.prefix(source)
@@ -333,10 +306,14 @@ def _tail_scale(source: OnnxSource, block: Block, consumer: onnx.NodeProto) -> f
     return float(nonzero[0])
 
 
-def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
+def _build(source: OnnxSource, walk: Walk) -> BnnModel:
     blocks = walk.blocks
     inner = []
     for k, block in enumerate(blocks[:-1]):
+        if isinstance(block.structure, Pool2d):  # an OR per window: its own bias, no tail
+            pool = block.structure
+            inner.append(InnerBlock(f"layer{k + 1}", pool.weights, pool.bias(), None, None, pool))
+            continue
         oracle = tail_oracle(source, block)
         inner.append(
             InnerBlock(
@@ -345,6 +322,7 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
                 bias=frozen(np.zeros(block.weights.shape[0]), np.float64),
                 batchnorm=None,
                 oracle=fires(oracle),
+                structure=block.structure,
             )
         )
     last = blocks[-1]
@@ -420,7 +398,9 @@ def _build(source: OnnxSource, walk: _Walk) -> BnnModel:
         # docstring, "The trained form").
         trained_form=None
         if walk.pixel is not None
-        else read_back(source, blocks, binarised_output),
+        else read_back(source, blocks, binarised_output)
+        if all(block.structure is None for block in blocks)
+        else TrainedForm(str(source.path), (), (), CONV_NOT_TRAINED),
         input_domain=walk.domain,
     )
     model.verify()

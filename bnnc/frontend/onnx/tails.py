@@ -17,6 +17,7 @@ from onnx import TensorProto, helper
 
 from bnnc.frontend.onnx.engine import Engine
 from bnnc.frontend.onnx.load import OnnxSource
+from bnnc.ir.conv import Structure
 
 SHAPE_OPS = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
 BINARISERS = {"BipolarQuant", "Quant", "MultiThreshold", "Sign"}
@@ -53,6 +54,14 @@ class Block:
     run: Callable[[NDArray[np.float32]], NDArray[Any]] | None = None  # the tail, built once
     oracle: Callable[[NDArray[np.int64]], NDArray[Any]] | None = None  # built once, on demand
     band_checked: bool = False
+    # Convolution and pooling blocks (bnnc.frontend.onnx.conv): the shared structure, and per
+    # element of the tail's first and last tensors (batch axis included), the neuron it is.
+    structure: Structure | None = None
+    in_index: NDArray[np.int64] | None = None
+    end_index: NDArray[np.int64] | None = None
+    # A MaxPool inside the tail (before the binarisation): run as Identity, so the tail gives
+    # each conv neuron's own bit; the pooling becomes a layer of its own.
+    pool_node: onnx.NodeProto | None = None
 
 
 def tail_operators(source: OnnxSource, block: Block) -> list[onnx.NodeProto]:
@@ -63,6 +72,14 @@ def tail_operators(source: OnnxSource, block: Block) -> list[onnx.NodeProto]:
 def _tail_model(source: OnnxSource, block: Block) -> onnx.ModelProto:
     """The sub-graph from the linear layer's output to the block's end, with its constants."""
     nodes = source.slice(block.end, block.start, skip=block.node)
+    if block.pool_node is not None:
+        pool = block.pool_node
+        nodes = [
+            helper.make_node("Identity", [pool.input[0]], [pool.output[0]], name="bnnc_pool")
+            if list(node.output) == list(pool.output)
+            else node
+            for node in nodes
+        ]
     pre = "bnnc_preactivation"
     head = helper.make_node("Identity", [pre], [block.start])
     # Keep the order topological: after the constants, before the first use of the block.
@@ -80,13 +97,18 @@ def tail_run(source: OnnxSource, block: Block) -> Callable[[NDArray[np.float32]]
 
     def run(values: NDArray[np.float32]) -> NDArray[Any]:
         flat = np.asarray(values, dtype=np.float32).reshape(-1, values.shape[-1])
+        if block.in_index is not None:  # neurons → the start tensor's layout (NCHW, NHWC)
+            flat = flat[:, block.in_index.reshape(-1)].reshape(-1, *block.in_index.shape[1:])
         try:
             out = engine.run({"bnnc_preactivation": flat})[0]
         except Exception:  # a tail with batch-1 reshapes: one row at a time
-            out = np.concatenate(
-                [engine.run({"bnnc_preactivation": row[None, :]})[0] for row in flat]
-            )
-        return np.asarray(out).reshape(values.shape)
+            out = np.concatenate([engine.run({"bnnc_preactivation": row[None]})[0] for row in flat])
+        out = np.asarray(out).reshape(len(flat), -1)
+        if block.end_index is not None:  # the end tensor's layout → neurons
+            ordered = np.empty_like(out)
+            ordered[:, block.end_index.reshape(-1)] = out
+            out = ordered
+        return out.reshape(values.shape)
 
     block.run = run
     return run

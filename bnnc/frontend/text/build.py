@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import ModelError, ParseError, Span
+from bnnc.frontend.text.conv import conv_block, pool_block
 from bnnc.frontend.text.syntax import position
 from bnnc.ir.bnn import Arithmetic, BatchNorm, BnnModel, InnerBlock, OutputBlock, check_input_size
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, ThresholdLayer
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     # Where an error points: a token, a rule (its first token), or an explicit (line, column).
     Where: TypeAlias = Token | Node | tuple[int, int]
 
-_TRAINED_KINDS = ("block", "output")
+_TRAINED_KINDS = ("block", "output", "conv", "pool")
 _BATCHNORM_ARRAYS = ("gamma", "beta", "mean", "var")
 _INT64 = np.iinfo(np.int64)
 
@@ -173,7 +174,12 @@ class Builder:
             arithmetic = "float32" if _tokens(header["arithmetic"])[0] == "float32" else "float64"
         blocks: list[InnerBlock] = []
         for node in layers[:-1]:
-            block = self.inner_block(node, width, why)
+            if node.data == "conv":
+                block = conv_block(self, node, width, why)
+            elif node.data == "pool":
+                block = pool_block(self, node, width, why)
+            else:
+                block = self.inner_block(node, width, why)
             blocks.append(block)
             width, why = block.n_out, f"one per neuron of block {block.name!r}"
         output = self.output_block(layers[-1], width, why)
@@ -254,7 +260,7 @@ class Builder:
             )
         seen: dict[str, Token] = {}
         for node in layers:
-            token = _tokens(node)[0]
+            token = _tokens(node)[1 if node.data == "pool" else 0]
             name = self.name(token)
             if name in seen:
                 raise self.error(

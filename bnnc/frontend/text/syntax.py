@@ -50,6 +50,18 @@ KEYWORDS = frozenset(
         "fix",
         "near",
         "within",
+        "conv",
+        "maxpool",
+        "minpool",
+        "kernel",
+        "stride",
+        "padding",
+        "pad",
+        "dilation",
+        "groups",
+        "ceil",
+        "nchw",
+        "nhwc",
     }
 )
 
@@ -66,11 +78,25 @@ _TERMINAL_DESCRIPTIONS = {
     "SHAPE": "an input shape like 28x28 or 784",
     "PRECISION": "'float64' or 'float32'",
     "BN_PARAM": "a batch norm parameter (gamma, beta, mean, var or eps)",
+    "POOL": "'maxpool' or 'minpool'",
+    "GEOMETRY_KEY": "kernel, stride, padding, dilation or groups",
+    "LAYOUT": "'nchw' or 'nhwc'",
 }
 # Tokens that open a new part of a model: meeting one where '}' was possible usually means
 # that the '}' closing the previous part is missing.
 _SECTION_STARTS = frozenset(
-    {"BLOCK", "OUTPUT", "THRESHOLD", "ARGMAX", "BIAS", "BATCHNORM", "BEATS", "BN_PARAM"}
+    {
+        "BLOCK",
+        "OUTPUT",
+        "THRESHOLD",
+        "ARGMAX",
+        "BIAS",
+        "BATCHNORM",
+        "BEATS",
+        "BN_PARAM",
+        "CONV",
+        "POOL",
+    }
 )
 
 
