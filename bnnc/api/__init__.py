@@ -139,7 +139,13 @@ __all__ = [
 ]
 
 
-def load(path: str | Path, *, cache: bool | None = None, input_domain: str | None = None) -> Model:
+def load(
+    path: str | Path,
+    *,
+    cache: bool | None = None,
+    input_domain: str | None = None,
+    integer_inputs: bool = False,
+) -> Model:
     """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else).
 
     An ONNX file read before comes from bnnc's cache in the user's cache directory
@@ -147,13 +153,15 @@ def load(path: str | Path, *, cache: bool | None = None, input_domain: str | Non
     ``BNNC_NO_CACHE=1`` reads the file anew.  ``input_domain`` declares the values the model's
     input takes (``pm1``, ``01``, ``int:LO..HI``, ``real``; docs/onnx.md, "Input domains"): an
     export whose first layer reads the input unbinarised needs ``pm1`` or ``01``.
+    ``integer_inputs``: under ``int:LO..HI``, a first layer that reads the integers themselves
+    is order-encoded (docs/domains.md; formulas carry the order clauses); without it, refused.
     """
     file = Path(path)
     domain = parse_input_domain(input_domain)
     if file.suffix.lower() == ".onnx":
         from bnnc.frontend.onnx import load_onnx
 
-        return load_onnx(file, cache=cache, input_domain=domain)
+        return load_onnx(file, cache=cache, input_domain=domain, expand_int=integer_inputs)
     if domain is not None and domain.kind != "pm1":
         raise UsageError(
             f"input_domain: a model in the text language reads ±1 bits (pm1), not {domain}",

@@ -67,6 +67,19 @@ def compile_command(
         ),
     ] = None,
     region: RegionOptions,
+    box_near: Annotated[
+        str | None,
+        typer.Option(
+            "--box-near",
+            metavar="IMAGE",
+            help="Only inputs within --eps of IMAGE in every element (an L∞ box, clipped to the "
+            "domain; IMAGE a .npy or text file of integers): for a first layer reading "
+            "integers, --input-domain int:LO..HI.",
+        ),
+    ] = None,
+    eps: Annotated[
+        int | None, typer.Option("--eps", metavar="E", help="Radius of the --box-near box.")
+    ] = None,
     check_sat: Annotated[
         bool,
         typer.Option(
@@ -117,7 +130,7 @@ def compile_command(
     """Compile MODEL to CNF (DIMACS), or to any earlier stage with --emit; --check-sat inverts
     it, --infer runs it."""
     start = time.perf_counter()
-    has_query = bool(target_label) or region.given
+    has_query = bool(target_label) or region.given or box_near is not None
     if check_sat and infer is not None:
         raise usage("use either --check-sat or --infer, not both")
     if infer is not None and has_query:
@@ -128,13 +141,18 @@ def compile_command(
     ):
         raise usage(
             f"--emit {emit.value} cannot be combined with --check-sat, --infer, --map or a query "
-            "(--target-label, --not-label, --fix, --near)"
+            "(--target-label, --not-label, --fix, --near, --box-near)"
         )
     if json_output and not (check_sat or infer is not None) and output in (None, "-"):
         raise usage("--json prints to stdout: write the formula to a file with -o")
 
     bnnc.check_outputs(None if output == "-" else output, map_path)
-    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
+    model = bnnc.load(
+        model_path,
+        cache=False if no_cache else None,
+        input_domain=input_domain,
+        integer_inputs=True,  # every formula carries the order clauses
+    )
     query = bnnc.query(
         model,
         label=target_label,
@@ -142,9 +160,13 @@ def compile_command(
         fix=region.fix or (),
         near=region.near,
         max_flips=region.max_flips,
+        box_near=box_near,
+        eps=eps,
     )
     if check_sat and not has_query and model.region is None:
-        raise usage("--check-sat needs a query: --target-label, --not-label, --fix or --near")
+        raise usage(
+            "--check-sat needs a query: --target-label, --not-label, --fix, --near or --box-near"
+        )
     specialised_to = query.region if region.specialise else None
     if emit is not StageName.cnf:
         text = bnnc.emit(model, emit.value, encoding, region=specialised_to)

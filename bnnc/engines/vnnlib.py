@@ -137,13 +137,7 @@ def property_clauses(
         [formula.layout.input_var(bit) * (1 if region.fixed[bit] == 1 else -1)]
         for bit in np.flatnonzero(region.fixed != FREE).tolist()
     ]
-    predictor = model.framework_predict
-    if isinstance(predictor, UnaryPredictor):  # one assignment per integer value
-        n_elements = model.n_inputs // predictor.unary
-        # (bnnc.frontend.onnx.pixels imports onnx: only here, never when bnnc is imported)
-        from bnnc.frontend.onnx.pixels import order_clauses
-
-        clauses += order_clauses(n_elements, predictor.unary, formula.layout.input_var)
+    # (an integer first layer's order clauses are in the formula: bnnc.passes.pipeline)
     value_of = _literal_values(formula.layout.hidden, literals)
     top = formula.num_vars
     disjunct_vars = []
@@ -381,6 +375,7 @@ def _augment(
         output=output,
         class_names=model.class_names,
         arithmetic=model.arithmetic,
+        order_encoded=model.order_encoded,  # the formula then carries the order clauses
     )
     return augmented, literals
 

@@ -73,3 +73,18 @@ def parse_input_domain(text: str | InputDomain | None) -> InputDomain | None:
             parameter="input_domain",
         )
     return InputDomain("int", low, high)
+
+
+def order_clauses(n_elements: int, unary: int, first_var: int = 1) -> list[list[int]]:
+    """u_j,k+1 → u_j,k for every element of an order-encoded integer input: element j's
+    ``unary`` bits are variables ``first_var + j·unary …``; the chain leaves one assignment per
+    value, so formulas over the bits stay parsimonious over the integer inputs.
+
+    >>> order_clauses(2, 3)
+    [[-2, 1], [-3, 2], [-5, 4], [-6, 5]]
+    """
+    return [
+        [-(first_var + j * unary + k + 1), first_var + j * unary + k]
+        for j in range(n_elements)
+        for k in range(unary - 1)
+    ]

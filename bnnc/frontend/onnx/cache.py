@@ -294,8 +294,8 @@ def _write_entry(
     """Store ``model`` (silently not, when the directory is unusable or the model is not one
     the ONNX reader made)."""
     predictor = model.framework_predict
-    if not isinstance(predictor, Predictor) or model.region is not None:
-        return
+    if not isinstance(predictor, Predictor) or model.region is not None or model.order_encoded:
+        return  # (an integer first layer's predictor is not stored: read such models anew)
     if not _usable(entry.parent):
         return
     arrays: dict[str, NDArray[Any]] = {
