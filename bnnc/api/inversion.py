@@ -19,7 +19,7 @@ from bnnc.engines.count import (
     count_by_enumeration,
     region_size,
 )
-from bnnc.errors import InternalError
+from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
@@ -44,9 +44,19 @@ def count_queries(
     enumeration when the region is small enough (``engines.count.choose_method``), else Ganak.
     ``time_limit`` (seconds) covers all of them: when it runs out, TimeLimitError."""
     reason = "asked for"
+    integer = isinstance(model, BnnModel) and model.order_encoded > 0
+    if method == "auto" and queries and integer:
+        # Enumeration runs every bit vector of the region, not every integer vector.
+        method, reason = "exact", "integer inputs: the exact counter"
     if method == "auto" and queries:
         chosen, reason = choose_method(queries[0])
         method = "enumerate" if chosen == "enumerate" else "exact"
+    if method == "enumerate" and integer:
+        raise UsageError(
+            "counting by enumeration runs bit vectors; a model whose first layer reads integer "
+            "inputs is counted by the exact or approx method",
+            parameter="method",
+        )
     if method == "enumerate":
         return [replace(r, reason=reason) for r in count_by_enumeration(model, queries)]
     space = region_size(formula, queries[0]) if queries else 0

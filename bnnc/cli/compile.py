@@ -14,7 +14,9 @@ import bnnc.api as bnnc
 from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
+    BoxNearOption,
     EncodingOption,
+    EpsOption,
     InputDomainOption,
     JsonOption,
     ModelArgument,
@@ -67,19 +69,8 @@ def compile_command(
         ),
     ] = None,
     region: RegionOptions,
-    box_near: Annotated[
-        str | None,
-        typer.Option(
-            "--box-near",
-            metavar="IMAGE",
-            help="Only inputs within --eps of IMAGE in every element (an L∞ box, clipped to the "
-            "domain; IMAGE a .npy or text file of integers): for a first layer reading "
-            "integers, --input-domain int:LO..HI.",
-        ),
-    ] = None,
-    eps: Annotated[
-        int | None, typer.Option("--eps", metavar="E", help="Radius of the --box-near box.")
-    ] = None,
+    box_near: BoxNearOption = None,
+    eps: EpsOption = None,
     check_sat: Annotated[
         bool,
         typer.Option(

@@ -223,8 +223,9 @@ def compile_model(
 
             def to_cnf(card: CardModel) -> CnfFormula:
                 formula = lower_card_to_cnf(card, encoding, digest)
-                if unary > 1:  # integer inputs: one assignment per value (parsimony)
+                if unary:  # integer inputs: one assignment per value (parsimony)
                     formula.clauses.extend(order_clauses(card.layout.n_inputs // unary, unary))
+                    formula = replace(formula, order_encoded=unary)
                 if spec_region is None:
                     return formula
                 return replace(formula, region=spec_region)

@@ -114,3 +114,27 @@ def test_cli_box_dimacs_and_check_sat(tmp_path: Path, labels: np.ndarray) -> Non
     np.save(out_of_domain, np.array([1, 2, 0, 9, 1, 2]))
     bad = runner.invoke(app, [*args[:4], "--box-near", str(out_of_domain), "--eps", "1"])
     assert bad.exit_code == 2 and "int:0..3" in bad.output
+
+
+def test_cli_count_and_sample_over_a_box(tmp_path: Path) -> None:
+    image = tmp_path / "img.npy"
+    np.save(image, np.array([1, 2, 0, 3, 1, 2]))
+    args = [str(DOMAINS / "int_pixels.onnx"), "--input-domain", "int:0..3", "--no-cache",
+            "--box-near", str(image), "--eps", "1"]  # fmt: skip
+    pixels = every_pixel_vector([0, 1, 0, 2, 0, 1], [2, 3, 1, 3, 2, 3])  # 324 vectors
+    expected = np.bincount(onnx_labels(DOMAINS / "int_pixels.onnx", pixels), minlength=3)
+    result = runner.invoke(app, ["count", *args, "--all-labels", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "324" in result.output
+    for label in range(3):
+        assert f'"count": {expected[label]}' in result.output
+    enumerate_bits = runner.invoke(app, ["count", *args, "--label", "0", "--enumerate"])
+    assert enumerate_bits.exit_code == 2 and "integer" in enumerate_bits.output
+    out = tmp_path / "s.npy"
+    label = int(np.argmax(expected))
+    drawn = runner.invoke(app, ["sample", *args, "--label", str(label), "-n", "4", "-o", str(out)])
+    assert drawn.exit_code == 0, drawn.output
+    bits = (np.load(out) > 0).reshape(-1, N, HI - LO)  # ±1 per bit
+    assert (np.diff(bits.astype(int), axis=2) <= 0).all()  # ordered: one encoding per value
+    values = LO + bits.sum(axis=2)
+    assert (onnx_labels(DOMAINS / "int_pixels.onnx", values) == label).all()
