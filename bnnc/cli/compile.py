@@ -252,5 +252,12 @@ def _report_sat(model: bnnc.Model, description: str, result: bnnc.SatResult) -> 
     }.get(result.method, "")
     typer.echo(f"input for {description}{found}, checked with {checked}:")
     typer.echo("bits " + bits_text(result.witness))
+    unary = getattr(model, "order_encoded", 0)
+    if unary:  # an integer first layer: each element is LO + its number of true bits
+        domain = getattr(model, "input_domain", None)
+        low = domain.low if domain is not None and domain.low is not None else 0
+        values = low + result.witness.reshape(-1, unary).sum(axis=1)
+        typer.echo("values " + " ".join(map(str, values.tolist())))
+        return
     for row in ascii_image(result.witness, model.input_shape) or ():
         typer.echo(row)
