@@ -82,7 +82,9 @@ def test_box_counts_agree_with_onnxruntime(
     assert result.satisfiable == (got > 0)
     if got:
         assert result.witness is not None
-        values = LO + result.witness.reshape(N, HI - LO).sum(axis=1)
+        unary = result.witness.reshape(N, HI - LO).astype(int)
+        assert (np.diff(unary, axis=1) <= 0).all()  # the canonical (ordered) encoding
+        values = LO + unary.sum(axis=1)
         assert (np.array(low) <= values).all() and (values <= np.array(high)).all()
         assert onnx_labels(DOMAINS / "int_pixels.onnx", values[None, :])[0] == label
 
