@@ -30,7 +30,7 @@ from bnnc.engines.region_points import enumeration_size, region_points
 from bnnc.engines.search import default_budget
 from bnnc.engines.search import search as simulate
 from bnnc.engines.switch_bound import PATTERN_CHECKS, switch_bound
-from bnnc.engines.tabulate import TABULATE_AUTO, tabulate
+from bnnc.engines.tabulate import TABULATE_AUTO, TABULATE_WIDE, tabulate
 from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
@@ -302,19 +302,29 @@ def _before_the_solver(
         return SatResult(
             query, False, None, method="tabulate", reason=f"{reason}; {table.describe()}"
         )
+    searched = False
+    free = int(ilp.layers[0].weights.any(axis=1).sum()) if ilp.layers else 0
+    if (table is None or table.index != 0) and (1 << min(free, 63)) <= TABULATE_WIDE:
+        # The first layer has more patterns: a short search first, which usually finds a
+        # counterexample sooner than the wider table lists them.
+        searched = True
+        found = _search_specialised(model, ilp, query, deadline, reason)
+        if found is not None:
+            return found
+        table = tabulate(ilp, TABULATE_WIDE)
+        if table is not None and table.rules_out(query):
+            return SatResult(
+                query, False, None, method="tabulate", reason=f"{reason}; {table.describe()}"
+            )
     # A short complete list of answering first-layer patterns is for the pattern search and
     # then Exact, pattern by pattern (which decides the query either way); otherwise the search
     # on the specialised network usually finds a counterexample first.
     answering = 0 if table is None or table.index != 0 else int(table.answering(query).sum())
     exact_patterns = chosen == "exact" and 0 < answering <= PATTERN_CHECKS
-    if not exact_patterns:
-        left = _remaining(deadline)
-        budget = default_budget(ilp) // FIRST_SEARCH_SHARE
-        found = simulate(ilp, query, budget=budget, time_limit=left)
-        if found.witness is not None:
-            validate_inputs(model, query, found.witness[None, :], what="witness")
-            why = f"{reason}; the witness search on the network specialised to the region"
-            return SatResult(query, True, found.witness.copy(), method="search", reason=why)
+    if not searched and not exact_patterns:
+        found = _search_specialised(model, ilp, query, deadline, reason)
+        if found is not None:
+            return found
     point = pattern_search(ilp, table, query, PATTERN_SEARCH, deadline)
     if point is not None:
         validate_inputs(model, query, point[None, :], what="witness")
@@ -334,6 +344,23 @@ def _before_the_solver(
         why = f"{reason}; Exact reached one of the {answering} first-layer patterns that answer"
         return SatResult(query, True, bound.witness, method="tabulate", reason=why)
     return None
+
+
+def _search_specialised(
+    model: BnnModel | IlpModel,
+    ilp: IlpModel,
+    query: Query,
+    deadline: float | None,
+    reason: str,
+) -> SatResult | None:
+    """The short witness search on the specialised network (see FIRST_SEARCH_SHARE)."""
+    budget = default_budget(ilp) // FIRST_SEARCH_SHARE
+    found = simulate(ilp, query, budget=budget, time_limit=_remaining(deadline))
+    if found.witness is None:
+        return None
+    validate_inputs(model, query, found.witness[None, :], what="witness")
+    why = f"{reason}; the witness search on the network specialised to the region"
+    return SatResult(query, True, found.witness.copy(), method="search", reason=why)
 
 
 def check_sat_before_formula(

@@ -29,11 +29,15 @@ from bnnc.ir.fast_reference import PackedNet, pack_bits
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
-TABULATE_AUTO = 1 << 22
-"""The most patterns ``auto`` tabulates: the 2^22 patterns of 22 free neurons of TFC-w1a1's
-first layer go through its tail in ~0.2 s of CPU (byte comparisons against half tables, then
-31,060 distinct patterns of the second layer), against the seconds a solver takes on the
-queries that leave that many free neurons."""
+TABULATE_AUTO = 1 << 20
+"""The most patterns ``auto`` tabulates before anything else: up to 2^20 patterns of TFC-w1a1's
+first layer go through its tail in well under 0.1 s of CPU."""
+
+TABULATE_WIDE = 1 << 22
+"""The most patterns ``auto`` tabulates of the *first* layer after a short search failed: 2^22
+patterns of 22 free neurons take 0.14–0.66 s of CPU on TFC-w1a1 at 8 flips (byte comparisons
+against half tables, then 31,060 to 534,345 distinct patterns of the second layer through the
+rest), more than the search usually needs to find a counterexample."""
 
 
 HALF_TABLE_BITS = 12  # half tables of up to 2^12 rows; longer patterns are summed bit by bit
