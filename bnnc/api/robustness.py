@@ -145,9 +145,12 @@ def robustness(
     method: str = "auto",
     time_limit: float | None = None,
     strategy: str = "per-radius",
+    ilp: IlpModel | None = None,
 ) -> Robustness:
     """The exact robustness radius of ``model`` at the input ``center`` (bits, True = +1), up
-    to ``max_flips`` flips, with a minimal counterexample when there is one."""
+    to ``max_flips`` flips, with a minimal counterexample when there is one.  ``ilp``: the
+    model's ILP stage with ``encoding``, when the caller asks about many inputs (a sweep
+    compiles it once per worker)."""
     if max_flips < 0:
         raise UsageError(f"max_flips must be at least 0, got {max_flips}", parameter="max_flips")
     if strategy not in STRATEGIES:
@@ -167,8 +170,9 @@ def robustness(
         )
     start = time.perf_counter()
     deadline = None if time_limit is None else start + time_limit
-    ilp = compile_model(model, encoding, until="ilp").ilp  # shared by every radius
-    assert ilp is not None
+    if ilp is None:
+        ilp = compile_model(model, encoding, until="ilp").ilp  # shared by every radius
+        assert ilp is not None
     base = model.region
 
     def ball(k: int) -> Region:

@@ -1,4 +1,6 @@
-"""``bnnc robustness MODEL --near INPUT --max-flips K``: the exact L0 robustness radius."""
+"""``bnnc robustness MODEL --near INPUT --max-flips K``: the exact L0 robustness radius; with
+``--data`` instead of ``--near``, a sweep over a data set (bnnc.sweep); ``--from-jsonl`` rebuilds
+a sweep's summary and pictures from its records alone."""
 
 from __future__ import annotations
 
@@ -7,34 +9,34 @@ from typing import Annotated, Any
 import typer
 
 import bnnc.api as bnnc
-from bnnc.cli.edge import verb
+from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
     EncodingOption,
     InputDomainOption,
     JsonOption,
-    ModelArgument,
     NoCacheOption,
     SolverOption,
     TimeoutOption,
 )
 from bnnc.cli.show import ascii_image, bits_text, echo_json
+from bnnc.cli.sweep import SWEEP_DEFAULTS, OptionalModelArgument, SweepOptions, run_sweep
 from bnnc.errors import ExitCode
 
 
 @verb(flags={"center": "--near"})
 def robustness_command(
     *,
-    model_path: ModelArgument,
+    model_path: OptionalModelArgument = None,
     near: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--near", metavar="INPUT", help="The input (bits 0/1 or -/+, or a .npy file)."
         ),
-    ],
+    ] = None,
     max_flips: Annotated[
-        int, typer.Option("--max-flips", metavar="K", help="Largest radius to try.")
-    ],
+        int | None, typer.Option("--max-flips", metavar="K", help="Largest radius to try.")
+    ] = None,
     method: Annotated[
         str,
         typer.Option("--method", help="auto, enumerate or sat (as for --check-sat)."),
@@ -53,10 +55,21 @@ def robustness_command(
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
     input_domain: InputDomainOption = None,
+    sweep: SweepOptions = SWEEP_DEFAULTS,
 ) -> int:
     """The exact L0 robustness radius of MODEL at INPUT: the largest k ≤ K such that no input
     within k bit flips gets another label, and a minimal counterexample (validated by the
-    model itself) when there is one."""
+    model itself) when there is one.  With --data: the same at every input of a data set
+    (a sweep), records in --jsonl, resumable; --from-jsonl: a sweep's summary from its
+    records."""
+    if sweep.from_jsonl is not None or sweep.data is not None:
+        if near is not None:
+            raise usage("--near is for one input; --data and --from-jsonl are for sweeps")
+        return run_sweep(model_path, max_flips, sweep, timeout, method, solver, strategy,
+                         encoding, json_output, no_cache, input_domain)  # fmt: skip
+    sweep.only_for_sweeps()
+    if model_path is None or near is None or max_flips is None:
+        raise usage("give MODEL, --near INPUT (or --data for a sweep) and --max-flips K")
     model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
     centre = bnnc.read_input(near, model.n_inputs, "near")
     result = bnnc.robustness(
