@@ -45,7 +45,13 @@ from numpy.typing import ArrayLike, NDArray
 
 from bnnc.engines.base import Decision
 from bnnc.engines.child import ChildTimeout, call_with_deadline
-from bnnc.engines.decide import ENUMERATE_AUTO, SatResult, check_sat, validate_inputs
+from bnnc.engines.decide import (
+    ENUMERATE_AUTO,
+    SatResult,
+    check_sat,
+    check_sat_before_formula,
+    validate_inputs,
+)
 from bnnc.engines.radius import BallSession, flips, minimise, remaining
 from bnnc.engines.region_points import enumeration_size
 from bnnc.engines.search import search as simulate
@@ -184,9 +190,16 @@ def robustness(
         """Decide radius k on the network specialised to its own ball."""
         began = time.perf_counter()
         region = ball(k)  # the same object: the formula is exact on this region only
-        compiled = compile_model(ilp, encoding, region=region)
+        # Lazy: most radii are answered on the specialised ILP before any CNF is built (0.3 s
+        # per radius on TFC-w1a1).
+        compiled = compile_model(ilp, encoding, region=region, lazy=method == "auto")
         query = Query(region, not_label=state.label)
-        result = check_sat(
+        early = None
+        if method == "auto" and compiled.lowered is not None:
+            early = check_sat_before_formula(
+                model, compiled.lowered, query, solver=solver, time_limit=remaining(deadline)
+            )
+        result = early or check_sat(
             model,
             compiled.formula,
             query=query,
@@ -218,7 +231,10 @@ def robustness(
     began = time.perf_counter()
     query = Query(ball(max_flips), not_label=state.label)
     limit = SEARCH_SECONDS if deadline is None else min(SEARCH_SECONDS, remaining(deadline) or 0)
-    outcome = simulate(model, query, time_limit=limit)
+    # On the network specialised to the largest ball: a much sharper search (see
+    # bnnc.engines.decide.FIRST_SEARCH_SHARE).
+    widest = compile_model(ilp, encoding, until="spec", region=query.region).lowered
+    outcome = simulate(model if widest is None else widest, query, time_limit=limit)
     if outcome.witness is not None:
         result = SatResult(query, True, outcome.witness, method="search", reason=_SEARCHED)
         state.record(flips(bits, outcome.witness), result, began, ())
