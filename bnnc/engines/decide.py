@@ -151,11 +151,6 @@ images 0–99 in 0.003–0.09 s, image 57's among them (14 first-layer neurons s
 reach of the pattern search; the solver needed 42 s), where the search on the whole network
 missed it with 10 times the budget on seed 0."""
 
-PATTERN_SEARCH = 0.3
-"""CPU seconds ``auto`` gives the pattern search (:mod:`bnnc.engines.pattern_search`) after a
-tabulation that did not rule the query out: on TFC-w1a1 at 8 flips it finds a counterexample
-in 0.04–0.17 s where there is one."""
-
 SWITCH_BOUND = 1.0
 """Seconds ``auto`` gives Exact to show that no input of the ball switches as many first-layer
 neurons as every answering pattern needs (:mod:`bnnc.engines.switch_bound`); it answers in
@@ -325,7 +320,7 @@ def _before_the_solver(
         found = _search_specialised(model, ilp, query, deadline, reason)
         if found is not None:
             return found
-    point = pattern_search(ilp, table, query, PATTERN_SEARCH, deadline)
+    point = pattern_search(ilp, table, query, deadline=deadline)
     if point is not None:
         validate_inputs(model, query, point[None, :], what="witness")
         why = f"{reason}; the first layer's free neurons steered to a pattern that answers"

@@ -33,19 +33,22 @@ from bnnc.ir.region import FREE
 BEAM = 24  # states kept per depth
 TARGETS = 256  # answering patterns tried, nearest first
 NEAR_PATTERNS = 1 << 17  # without a first-layer table: the patterns labelled, nearest first
+CELLS = 40_000_000
+"""The (state, flip, neuron) cells the beam search scores at most: ~0.3 s of CPU time (about
+120M cells/s; one unreachable target of 22 free neurons over 784 input bits costs ~3.3M)."""
 
 
 def pattern_search(
     ilp: IlpModel,
     table: Tabulation | None,
     query: Query,
-    time_limit: float,
+    cells: int = CELLS,
     deadline: float | None = None,
 ) -> NDArray[np.bool_] | None:
     """An input of ``query``'s region that answers it, found by steering the first layer's
-    free neurons to an answering pattern; None if none was found within ``time_limit`` s of
-    this process's CPU time (the same work on a busy machine as on a quiet one), or by
-    ``deadline`` (a ``time.perf_counter()`` value), whichever comes first.
+    free neurons to an answering pattern; None if none was found within a budget of ``cells``
+    scored (state, flip, neuron) cells — the same work, and so the same answer, on a busy
+    machine as on a quiet one — or by ``deadline`` (a ``time.perf_counter()`` value).
 
     ``ilp`` is the network specialised to a region containing the query's, ``table`` its
     tabulation if there is one; without a table of the first layer, the patterns nearest the
@@ -55,7 +58,7 @@ def pattern_search(
     setup = first_layer(ilp, query)
     if setup is None:
         return None
-    stop = _Stop(time.process_time() + time_limit, deadline)
+    stop = _Budget(cells, deadline)
     start, movable, budget = setup.start, setup.movable, setup.budget
     sums, thresholds, here = setup.sums, setup.thresholds, setup.here
     moves = (-2 * setup.weights * np.where(start, 1, -1))[:, movable]  # (f, m): Δ sum per flip
@@ -75,16 +78,18 @@ def pattern_search(
     return None
 
 
-@dataclass(frozen=True)
-class _Stop:
-    """Whether the search is out of time: CPU seconds of this process, or a wall deadline."""
+class _Budget:
+    """The cells the search may still score, and a wall deadline; called with the cells a
+    step is about to score, it says whether to stop instead."""
 
-    cpu: float  # a time.process_time() value
-    wall: float | None  # a time.perf_counter() value
+    def __init__(self, cells: int, deadline: float | None) -> None:
+        self.cells, self.deadline = cells, deadline
 
-    def __call__(self) -> bool:
-        late = self.wall is not None and time.perf_counter() > self.wall
-        return late or time.process_time() > self.cpu
+    def __call__(self, cost: int = 0) -> bool:
+        if self.cells < cost or (self.deadline is not None and time.perf_counter() > self.deadline):
+            return True
+        self.cells -= cost
+        return False
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,7 +180,7 @@ def _reach(
     up: NDArray[np.bool_],
     moves: NDArray[np.int64],
     budget: int,
-    stop: Callable[[], bool],
+    stop: Callable[[int], bool],
 ) -> NDArray[np.intp] | None:
     """Indices of at most ``budget`` columns of ``moves`` whose sum puts every neuron on its
     side (``sums ≥ thresholds`` where ``up``, below elsewhere), or None: a beam search."""
@@ -194,7 +199,7 @@ def _reach(
     if shortfall(beam_sums)[0] == 0:
         return np.asarray(beam_flips[0], dtype=np.intp)
     for _ in range(budget):
-        if stop():
+        if stop(moves.size * beam_sums.shape[1]):
             return None
         # every state × every flip: (f, states, m)
         candidates = beam_sums[:, :, None] + moves[:, None, :]
