@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,13 @@ __all__ = [
 ]
 
 
-def load(path: str | Path, *, cache: bool | None = None, input_domain: str | None = None) -> Model:
+def load(
+    path: str | Path,
+    *,
+    cache: bool | None = None,
+    input_domain: str | None = None,
+    integer_inputs: bool = False,
+) -> Model:
     """Read a model file: ONNX (``.onnx``) or bnnc's text language (anything else).
 
     An ONNX file read before comes from bnnc's cache in the user's cache directory
@@ -147,13 +154,15 @@ def load(path: str | Path, *, cache: bool | None = None, input_domain: str | Non
     ``BNNC_NO_CACHE=1`` reads the file anew.  ``input_domain`` declares the values the model's
     input takes (``pm1``, ``01``, ``int:LO..HI``, ``real``; docs/onnx.md, "Input domains"): an
     export whose first layer reads the input unbinarised needs ``pm1`` or ``01``.
+    ``integer_inputs``: under ``int:LO..HI``, a first layer that reads the integers themselves
+    is order-encoded (docs/domains.md; formulas carry the order clauses); without it, refused.
     """
     file = Path(path)
     domain = parse_input_domain(input_domain)
     if file.suffix.lower() == ".onnx":
         from bnnc.frontend.onnx import load_onnx
 
-        return load_onnx(file, cache=cache, input_domain=domain)
+        return load_onnx(file, cache=cache, input_domain=domain, expand_int=integer_inputs)
     if domain is not None and domain.kind != "pm1":
         raise UsageError(
             f"input_domain: a model in the text language reads ±1 bits (pm1), not {domain}",
@@ -345,7 +354,35 @@ def check_sat(
     (``solver``: ``auto``, the fastest installed per the benchmark; ``cadical`` on the CNF; or
     ``exact`` / ``cpsat`` on the ILP stage as pseudo-Boolean constraints, optional extras; see
     ``SOLVERS``).  If ``time_limit`` (seconds) runs out first, the result is UNKNOWN
-    (``satisfiable`` None)."""
+    (``satisfiable`` None).
+
+    A witness over an integer first layer's order-encoded bits comes in its canonical
+    (ordered) encoding: the search and the native solvers may set a pixel's true bits in any
+    order, which means the same value (every bit of a pixel carries the same weight)."""
+    result = _check_sat_any(
+        model, compiled, label=label, query=query, search=search, solver=solver,
+        time_limit=time_limit, method=method,
+    )  # fmt: skip
+    unary = model.order_encoded if isinstance(model, BnnModel) else 0
+    if unary and result.witness is not None:
+        counts = result.witness.reshape(-1, unary).sum(axis=1)
+        ordered = (np.arange(unary)[None, :] < counts[:, None]).reshape(-1)
+        result = replace(result, witness=ordered)
+    return result
+
+
+def _check_sat_any(
+    model: Model,
+    compiled: Compilation | None = None,
+    *,
+    label: int | None = None,
+    query: Query | None = None,
+    search: bool = True,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    method: str = "auto",
+) -> SatResult:
+    """:func:`check_sat` before the witness is put in canonical form."""
     compiled = compiled or compile(model)
     if compiled.pending is not None and method == "auto" and query is not None:
         # A lazy compilation: answer what the specialised ILP answers before building the CNF.

@@ -48,11 +48,21 @@ def count_queries(
     TimeLimitError."""
     if not queries:
         return []
+    reason = "asked for"
+    integer = isinstance(model, BnnModel) and model.order_encoded > 0
+    if method == "auto" and integer:
+        # Enumeration and the layer-wise count run bit vectors, not integer vectors.
+        method, reason = "exact", "integer inputs: the exact counter"
+    if method in ("enumerate", "layers") and integer:
+        raise UsageError(
+            f"counting by {method} runs bit vectors; a model whose first layer reads integer "
+            "inputs is counted by the exact or approx method",
+            parameter="method",
+        )
     if method == "auto":
         space = region_size(formula, queries[0])
         return count_auto(model, formula, queries, epsilon=epsilon, delta=delta, seed=seed,
                           space=space, time_limit=time_limit)  # fmt: skip
-    reason = "asked for"
     if method == "enumerate":
         return [replace(r, reason=reason) for r in count_by_enumeration(model, queries)]
     if method == "layers":

@@ -14,7 +14,9 @@ import bnnc.api as bnnc
 from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
+    BoxNearOption,
     EncodingOption,
+    EpsOption,
     InputDomainOption,
     JsonOption,
     ModelArgument,
@@ -67,6 +69,8 @@ def compile_command(
         ),
     ] = None,
     region: RegionOptions,
+    box_near: BoxNearOption = None,
+    eps: EpsOption = None,
     check_sat: Annotated[
         bool,
         typer.Option(
@@ -117,7 +121,7 @@ def compile_command(
     """Compile MODEL to CNF (DIMACS), or to any earlier stage with --emit; --check-sat inverts
     it, --infer runs it."""
     start = time.perf_counter()
-    has_query = bool(target_label) or region.given
+    has_query = bool(target_label) or region.given or box_near is not None
     if check_sat and infer is not None:
         raise usage("use either --check-sat or --infer, not both")
     if infer is not None and has_query:
@@ -128,13 +132,18 @@ def compile_command(
     ):
         raise usage(
             f"--emit {emit.value} cannot be combined with --check-sat, --infer, --map or a query "
-            "(--target-label, --not-label, --fix, --near)"
+            "(--target-label, --not-label, --fix, --near, --box-near)"
         )
     if json_output and not (check_sat or infer is not None) and output in (None, "-"):
         raise usage("--json prints to stdout: write the formula to a file with -o")
 
     bnnc.check_outputs(None if output == "-" else output, map_path)
-    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
+    model = bnnc.load(
+        model_path,
+        cache=False if no_cache else None,
+        input_domain=input_domain,
+        integer_inputs=True,  # every formula carries the order clauses
+    )
     query = bnnc.query(
         model,
         label=target_label,
@@ -142,9 +151,13 @@ def compile_command(
         fix=region.fix or (),
         near=region.near,
         max_flips=region.max_flips,
+        box_near=box_near,
+        eps=eps,
     )
     if check_sat and not has_query and model.region is None:
-        raise usage("--check-sat needs a query: --target-label, --not-label, --fix or --near")
+        raise usage(
+            "--check-sat needs a query: --target-label, --not-label, --fix, --near or --box-near"
+        )
     specialised_to = query.region if region.specialise else None
     if emit is not StageName.cnf:
         text = bnnc.emit(model, emit.value, encoding, region=specialised_to)
@@ -239,5 +252,12 @@ def _report_sat(model: bnnc.Model, description: str, result: bnnc.SatResult) -> 
     }.get(result.method, "")
     typer.echo(f"input for {description}{found}, checked with {checked}:")
     typer.echo("bits " + bits_text(result.witness))
+    unary = getattr(model, "order_encoded", 0)
+    if unary:  # an integer first layer: each element is LO + its number of true bits
+        domain = getattr(model, "input_domain", None)
+        low = domain.low if domain is not None and domain.low is not None else 0
+        values = low + result.witness.reshape(-1, unary).sum(axis=1)
+        typer.echo("values " + " ".join(map(str, values.tolist())))
+        return
     for row in ascii_image(result.witness, model.input_shape) or ():
         typer.echo(row)

@@ -11,7 +11,9 @@ import bnnc.api as bnnc
 from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     DEFAULT_ENCODING_NAME,
+    BoxNearOption,
     EncodingOption,
+    EpsOption,
     InputDomainOption,
     JsonOption,
     ModelArgument,
@@ -79,6 +81,8 @@ def count_command(
     seed: Annotated[int, typer.Option("--seed", help="ApproxMC's random seed.")] = 1,
     timeout: TimeoutOption = None,
     region: RegionOptions,
+    box_near: BoxNearOption = None,
+    eps: EpsOption = None,
     encoding: EncodingOption = DEFAULT_ENCODING_NAME,
     json_output: JsonOption = False,
     no_cache: NoCacheOption = False,
@@ -101,10 +105,15 @@ def count_command(
     )
     if all_labels and (label is not None or region.not_label is not None):
         raise usage("--all-labels counts every label; drop --label/--not-label")
-    if not all_labels and label is None and not region.given:
+    if not all_labels and label is None and not region.given and box_near is None:
         raise usage("say what to count: --label L, --not-label L, --all-labels, or a region")
     start = time.perf_counter()
-    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
+    model = bnnc.load(
+        model_path,
+        cache=False if no_cache else None,
+        input_domain=input_domain,
+        integer_inputs=True,  # every formula carries the order clauses
+    )
     query = bnnc.query(
         model,
         label=label,
@@ -112,6 +121,8 @@ def count_command(
         fix=region.fix or (),
         near=region.near,
         max_flips=region.max_flips,
+        box_near=box_near,
+        eps=eps,
     )
     compiled = bnnc.compile(model, encoding, region=query.region if region.specialise else None)
     formula = compiled.formula

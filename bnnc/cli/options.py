@@ -171,3 +171,17 @@ InputDomainOption = Annotated[
         "when the first layer reads the input unbinarised (pm1 or 01); recorded in --map.",
     ),
 ]
+
+BoxNearOption = Annotated[
+    str | None,
+    typer.Option(
+        "--box-near",
+        metavar="IMAGE",
+        help="Only inputs within --eps of IMAGE in every element (an L∞ box, clipped to the "
+        "domain; IMAGE a .npy or text file of integers): for a first layer that reads "
+        "integers, --input-domain int:LO..HI.",
+    ),
+]
+EpsOption = Annotated[
+    int | None, typer.Option("--eps", metavar="E", help="Radius of the --box-near box.")
+]

@@ -13,6 +13,8 @@ import bnnc.api as bnnc
 from bnnc.cli.edge import usage, verb
 from bnnc.cli.options import (
     ENCODINGS_HELP,
+    BoxNearOption,
+    EpsOption,
     InputDomainOption,
     JsonOption,
     ModelArgument,
@@ -69,6 +71,8 @@ def sample_command(
     seed: SeedOption = 0,
     timeout: TimeoutOption = None,
     region: RegionOptions,
+    box_near: BoxNearOption = None,
+    eps: EpsOption = None,
     encoding: Annotated[
         str,
         typer.Option(
@@ -88,11 +92,16 @@ def sample_command(
     model itself)."""
     if count < 1:
         raise usage("-n must be at least 1")
-    if label is None and not region.given:
+    if label is None and not region.given and box_near is None:
         raise usage("say what to sample: --label (or --not-label, --fix, --near)")
     bnnc.check_outputs(output, png)  # before minutes of sampling, not after
     start = time.perf_counter()
-    model = bnnc.load(model_path, cache=False if no_cache else None, input_domain=input_domain)
+    model = bnnc.load(
+        model_path,
+        cache=False if no_cache else None,
+        input_domain=input_domain,
+        integer_inputs=True,  # every formula carries the order clauses
+    )
     query = bnnc.query(
         model,
         label=label,
@@ -100,6 +109,8 @@ def sample_command(
         fix=region.fix or (),
         near=region.near,
         max_flips=region.max_flips,
+        box_near=box_near,
+        eps=eps,
     )
     if png is not None and image_shape(model.input_shape) is None:
         raise usage(f"--png needs 2-D inputs; this model's input shape is {model.input_shape}")

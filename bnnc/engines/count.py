@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Final, Literal
 
@@ -47,6 +47,7 @@ from bnnc.engines.region_points import enumeration_size, region_points
 from bnnc.errors import EncodingLimitError, InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.domain import order_clauses, ordered_size
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 from bnnc.ir.region import FREE, Region
@@ -177,11 +178,18 @@ def _counter(method: str) -> Counter:
 
 def region_size(formula: CnfFormula, query: Query) -> int:
     """The number of inputs in the query's region (closed form, or counted with Ganak)."""
-    size = query.region.size()
+    unary = formula.order_encoded
+    size = query.region.size() if not unary else None
+    if unary and not query.region.balls:  # integer inputs: the integer vectors of the region
+        return ordered_size(query.region.fixed, unary)
     if size is not None:
         return size
     region_only = Query(query.region)
     extra = query_clauses(region_only, formula)
+    if unary:
+        extra = replace(
+            extra, clauses=[*extra.clauses, *order_clauses(formula.layout.n_inputs // unary, unary)]
+        )
     # Only the region's own clauses: its auxiliary variables are numbered after the formula's,
     # so the network's variables are absent and the count is over the inputs alone.
     inputs = list(range(1, formula.layout.n_inputs + 1))

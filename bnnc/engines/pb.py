@@ -114,6 +114,14 @@ def _ceil_half(value: int) -> int:
 
 def pb_problem(ilp: IlpModel, query: Query) -> PbProblem:
     """The query on ``ilp`` (the ILP the formula was compiled from) as a :class:`PbProblem`."""
+    return pb_problem_and_last_layer(ilp, query)[0]
+
+
+def pb_problem_and_last_layer(
+    ilp: IlpModel, query: Query
+) -> tuple[PbProblem, NDArray[np.int64], NDArray[np.int64]]:
+    """:func:`pb_problem`, and per neuron of the last hidden layer its variable (0: constant)
+    and its constant value (±1; 0 for a variable), for constraints over those neurons."""
     n_in, n_classes = ilp.n_inputs, ilp.n_classes
     build = _Builder(n_in)
     prev = np.arange(1, n_in + 1, dtype=np.int64)  # the literal of each value below (0: constant)
@@ -157,7 +165,8 @@ def pb_problem(ilp: IlpModel, query: Query) -> PbProblem:
             tuple(-above(query.not_label, j) for j in range(n_classes) if j != query.not_label)
         )
     _region(build, query)
-    return PbProblem(build.num_vars, n_in, tuple(build.linear), tuple(build.clauses))
+    problem = PbProblem(build.num_vars, n_in, tuple(build.linear), tuple(build.clauses))
+    return problem, prev, prev_values
 
 
 def _staircase(

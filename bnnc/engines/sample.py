@@ -156,6 +156,17 @@ def sample(
         )
     start = time.perf_counter()
     reason = "asked for"
+    if formula.order_encoded:
+        # Integer inputs: the direct samplers draw bit vectors, most of which are no pixel
+        # vector; through the formula, its order clauses make each pixel vector one model.
+        if sampler in DIRECT:
+            raise UsageError(
+                f"sampling by {sampler} draws bit vectors; a model whose first layer reads "
+                "integer inputs is sampled through its formula (unigen or cmsgen)",
+                parameter="sampler",
+            )
+        if sampler == "auto":
+            sampler, reason = "unigen", "integer inputs: sampled through the formula"
     if sampler == "auto":
         sampler, reason = choose_sampler(model, query, count, seed)
         if unique and sampler == "unigen":

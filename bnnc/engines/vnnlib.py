@@ -15,7 +15,9 @@ of the first sum the second ranges over an interval.  The atom is then clauses o
 literals [t_j ≥ v], which are extra neurons of one more layer (``vnnlib``: copies of the last
 hidden layer and the literals; the output block reads the copies), so the whole pipeline
 (specialisation, cardinality encodings) builds them.  A disjunct is a fresh variable that
-implies its atoms' clauses; one of the disjuncts must hold.
+implies its atoms' clauses; one of the disjuncts must hold.  CaDiCaL decides the CNF; an
+integer first layer's boxes go to Exact (when installed) as pseudo-Boolean constraints over
+the specialised ILP instead (:func:`property_problem`), with no cardinality networks.
 
 A ``sat`` answer's input is run through the model (onnxruntime, or onnx's reference evaluator
 for custom operators) and its outputs are checked against the property, exactly, before it is
@@ -28,20 +30,23 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from bnnc.engines import registry
 from bnnc.engines.base import Answer
 from bnnc.engines.cadical import CaDiCaL
+from bnnc.engines.pb import PbProblem, pb_problem_and_last_layer
 from bnnc.engines.vnnlib_atoms import Bands, OutputTable
 from bnnc.errors import InternalError, ModelError
 from bnnc.frontend.onnx.predict import Predictor, UnaryPredictor
 from bnnc.frontend.vnnlib import VnnProperty
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
+from bnnc.ir.query import Query
 from bnnc.ir.reference import hidden_activations
 from bnnc.ir.region import FREE, Region
 from bnnc.ir.tensor import frozen, ternary
@@ -49,6 +54,7 @@ from bnnc.passes.pipeline import compile_model
 
 Status = Literal["sat", "unsat", "timeout", "unknown"]
 LAYER = "vnnlib"
+NATIVE = "exact"  # the solver of integer boxes, when installed
 _CONDITION = re.compile(r"\[[\d,]*\] (>=|<=|==) (\S+)$")
 
 
@@ -93,9 +99,11 @@ def decide_vnnlib(
         deadline = None if timeout is None else start + timeout
         answer, bits = _solve(model, prop, table, region, encoding, optimistic, deadline)
         seconds = time.perf_counter() - start
-        how = "CaDiCaL on the specialised formula" + (
-            ", order-dependent atoms read as true" if optimistic else ""
-        )
+        how = (
+            "Exact on the specialised ILP"
+            if model.order_encoded and registry.installed(NATIVE)
+            else "CaDiCaL on the specialised formula"
+        ) + (", order-dependent atoms read as true" if optimistic else "")
         if answer == Answer.UNKNOWN:
             return VnnResult("timeout", "the solver ran out of time", seconds=seconds)
         if answer == Answer.UNSAT:
@@ -137,13 +145,7 @@ def property_clauses(
         [formula.layout.input_var(bit) * (1 if region.fixed[bit] == 1 else -1)]
         for bit in np.flatnonzero(region.fixed != FREE).tolist()
     ]
-    predictor = model.framework_predict
-    if isinstance(predictor, UnaryPredictor):  # one assignment per integer value
-        n_elements = model.n_inputs // predictor.unary
-        # (bnnc.frontend.onnx.pixels imports onnx: only here, never when bnnc is imported)
-        from bnnc.frontend.onnx.pixels import order_clauses
-
-        clauses += order_clauses(n_elements, predictor.unary, formula.layout.input_var)
+    # (an integer first layer's order clauses are in the formula: bnnc.passes.pipeline)
     value_of = _literal_values(formula.layout.hidden, literals)
     top = formula.num_vars
     disjunct_vars = []
@@ -164,6 +166,47 @@ def property_clauses(
                     clauses.append(lits)
     clauses.append(disjunct_vars)  # empty when there is no disjunct: unsatisfiable
     return _Clauses(formula.clauses, clauses), top
+
+
+def property_problem(
+    model: BnnModel,
+    prop: VnnProperty,
+    table: OutputTable,
+    region: Region,
+    encoding: str,
+    optimistic: bool,
+) -> tuple[PbProblem, int]:
+    """:func:`property_clauses` as pseudo-Boolean constraints over the specialised ILP
+    (``bnnc.engines.pb``): the property's literals are the last hidden layer's neurons."""
+    augmented, literals = _augment(model, prop, table, optimistic)
+    ilp = compile_model(augmented, encoding, until="spec", region=region).lowered
+    assert ilp is not None
+    problem, lits, constants = pb_problem_and_last_layer(ilp, Query(region))
+    width = len(lits) - len(literals)
+    value_of: dict[tuple[int, int], int | bool] = {
+        literal: int(lits[width + k]) or bool(constants[width + k] > 0)
+        for k, literal in enumerate(literals)
+    }
+    top = problem.num_vars
+    clauses = list(problem.clauses)
+    disjunct_vars = []
+    for conj in prop.disjuncts:
+        top += 1
+        disjunct_vars.append(top)
+        for atom in conj:
+            for clause in table.atom_clauses(atom, optimistic):
+                lits_: list[int] = [-top]
+                satisfied = False
+                for sign, literal in clause:
+                    value = value_of[literal]
+                    if isinstance(value, bool):
+                        satisfied |= value == sign
+                    else:
+                        lits_.append(value if sign else -value)
+                if not satisfied:
+                    clauses.append(tuple(lits_))
+    clauses.append(tuple(disjunct_vars))
+    return replace(problem, num_vars=top, clauses=tuple(clauses)), top
 
 
 class _Clauses:
@@ -187,11 +230,20 @@ def _solve(
     optimistic: bool,
     deadline: float | None,
 ) -> tuple[Answer, NDArray[np.bool_] | None]:
-    clauses, top = property_clauses(model, prop, table, region, encoding, optimistic)
-    time_limit = None if deadline is None else deadline - time.perf_counter()
-    if time_limit is not None and time_limit <= 0:  # compiling took the time: do not solve
-        return Answer.UNKNOWN, None
-    decision = CaDiCaL().decide(clauses, top, time_limit=time_limit)
+    if model.order_encoded and registry.installed(NATIVE):
+        # Integer boxes: Exact on the specialised ILP, no cardinality networks over the unary
+        # bits (bench/pixels.py: median < 0.6 s at every ε against 2-31 s for CaDiCaL).
+        problem, top = property_problem(model, prop, table, region, encoding, optimistic)
+        time_limit = None if deadline is None else deadline - time.perf_counter()
+        if time_limit is not None and time_limit <= 0:
+            return Answer.UNKNOWN, None
+        decision = registry.native_decider(NATIVE).decide(problem, time_limit=time_limit)
+    else:
+        clauses, top = property_clauses(model, prop, table, region, encoding, optimistic)
+        time_limit = None if deadline is None else deadline - time.perf_counter()
+        if time_limit is not None and time_limit <= 0:  # compiling took the time: do not solve
+            return Answer.UNKNOWN, None
+        decision = CaDiCaL().decide(clauses, top, time_limit=time_limit)
     if decision.answer != Answer.SAT:
         return decision.answer, None
     assert decision.values is not None
@@ -381,6 +433,7 @@ def _augment(
         output=output,
         class_names=model.class_names,
         arithmetic=model.arithmetic,
+        order_encoded=model.order_encoded,  # the formula then carries the order clauses
     )
     return augmented, literals
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from bnnc.errors import UsageError
+from bnnc.frontend.box import box_region
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
@@ -157,12 +159,16 @@ def build_query(
     fix: Sequence[str] = (),
     near: str | NDArray[np.bool_] | None = None,
     max_flips: int | None = None,
+    box_near: str | NDArray[Any] | None = None,
+    eps: int | None = None,
 ) -> Query:
     """The query the arguments describe, intersected with any region the model file declares.
 
     Labels are indices or class names; ``fix`` items are specs for :func:`parse_fix`; ``near``
     is an input (bits as text, a ``.npy`` path, or an array) and ``max_flips`` the radius of the
-    Hamming ball around it.
+    Hamming ball around it.  ``box_near`` (integers, or a ``.npy``/text file of them) and
+    ``eps`` are an L∞ box in pixel units on a model whose first layer reads integer inputs
+    (:mod:`bnnc.frontend.box`).
     """
     n = model.n_inputs
     region = model.region if model.region is not None else Region.everything(n)
@@ -177,6 +183,10 @@ def build_query(
             raise UsageError("max_flips must be at least 0", parameter="max_flips")
         center = read_input(near, n, "near") if isinstance(near, str) else np.asarray(near, bool)
         region = region.intersect(Region.ball(center.reshape(-1), max_flips))
+    if (box_near is None) != (eps is None):
+        raise UsageError("box_near and eps go together", parameter="box_near", mentions=("eps",))
+    if box_near is not None and eps is not None:
+        region = region.intersect(box_region(model, box_near, eps))
     query = Query(
         region,
         label=_label(label, model, "label"),

@@ -140,6 +140,10 @@ class BnnModel:
     trained_form: TrainedForm | None = dataclasses.field(default=None, compare=False, repr=False)
     # The input domain the user declared when loading (``--input-domain``), if any.
     input_domain: InputDomain | None = None
+    # An integer first layer (``int:LO..HI`` read as values, bnnc.frontend.onnx.pixels): each
+    # input element is this many order-encoded bits (the last axis of ``input_shape``), and
+    # every formula carries the order clauses (``domain.order_clauses``); 0 otherwise.
+    order_encoded: int = 0
 
     @property
     def n_inputs(self) -> int:

@@ -33,6 +33,9 @@ class CnfFormula:
     num_vars: int
     clauses: ClauseStore
     region: Region | None = None  # specialised to this region: exact on its inputs only
+    # Order-encoded integer inputs (BnnModel.order_encoded): the clauses include the order
+    # clauses, and the input space is the integer vectors (domain.ordered_size), 0 otherwise.
+    order_encoded: int = 0
 
     def verify(self) -> None:
         """Every literal is a declared variable; the layout fits below the auxiliaries."""

@@ -21,6 +21,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from bnnc.errors import UsageError
 
 DomainKind = Literal["pm1", "01", "int", "real"]
@@ -73,3 +76,38 @@ def parse_input_domain(text: str | InputDomain | None) -> InputDomain | None:
             parameter="input_domain",
         )
     return InputDomain("int", low, high)
+
+
+def order_clauses(n_elements: int, unary: int, first_var: int = 1) -> list[list[int]]:
+    """u_j,k+1 → u_j,k for every element of an order-encoded integer input: element j's
+    ``unary`` bits are variables ``first_var + j·unary …``; the chain leaves one assignment per
+    value, so formulas over the bits stay parsimonious over the integer inputs.
+
+    >>> order_clauses(2, 3)
+    [[-2, 1], [-3, 2], [-5, 4], [-6, 5]]
+    """
+    return [
+        [-(first_var + j * unary + k + 1), first_var + j * unary + k]
+        for j in range(n_elements)
+        for k in range(unary - 1)
+    ]
+
+
+def ordered_size(fixed: NDArray[np.int8], unary: int) -> int:
+    """The number of order-encoded integer vectors (groups of ``unary`` bits u_1 ≥ u_2 ≥ …)
+    that agree with ``fixed`` (per bit: −1 free, 0 or 1): per group, the values m whose
+    encoding (m ones, then zeros) the fixed bits allow.
+
+    >>> ordered_size(np.array([-1, -1, -1, 1, -1, 0], dtype=np.int8), 3)
+    8
+    """
+    groups = np.asarray(fixed).reshape(-1, unary)
+    zeros = np.concatenate([np.zeros((len(groups), 1), int), np.cumsum(groups == 0, axis=1)], 1)
+    ones = np.cumsum((groups == 1)[:, ::-1], axis=1)[:, ::-1]
+    ones = np.concatenate([ones, np.zeros((len(groups), 1), int)], axis=1)
+    # value m: bits 1..m true (no fixed 0 among them), bits m+1..K false (no fixed 1).
+    allowed = (zeros == 0) & (ones == 0)
+    total = 1
+    for n in allowed.sum(axis=1).tolist():
+        total *= int(n)
+    return total

@@ -19,6 +19,7 @@ from bnnc.errors import BnncError, EncodingLimitError, UsageError
 from bnnc.ir.bnn import BnnModel
 from bnnc.ir.card import CardModel
 from bnnc.ir.cnf import CnfFormula
+from bnnc.ir.domain import order_clauses
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.milp import MilpModel
 from bnnc.ir.region import Region
@@ -218,8 +219,13 @@ def compile_model(
             digest = model_hash(result.ilp)  # the model's, not the specialised form's
             spec_region = result.spec.region if result.spec is not None else None
 
+            unary = model.order_encoded if isinstance(model, BnnModel) else 0
+
             def to_cnf(card: CardModel) -> CnfFormula:
                 formula = lower_card_to_cnf(card, encoding, digest)
+                if unary:  # integer inputs: one assignment per value (parsimony)
+                    formula.clauses.extend(order_clauses(card.layout.n_inputs // unary, unary))
+                    formula = replace(formula, order_encoded=unary)
                 if spec_region is None:
                     return formula
                 return replace(formula, region=spec_region)

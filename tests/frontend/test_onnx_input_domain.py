@@ -112,7 +112,7 @@ def test_01_on_a_sign_input_follows_the_graph_sign_of_zero_is_zero() -> None:
 def test_a_raw_first_layer_under_a_non_binary_domain_is_refused() -> None:
     with pytest.raises(ModelError, match="for binary inputs"):
         bnnc.load(DOMAINS / "raw_legacy_sign_bias.onnx", cache=False, input_domain="real")
-    with pytest.raises(ModelError, match="in bnnc vnnlib only"):
+    with pytest.raises(ModelError, match="in bnnc compile and bnnc vnnlib"):
         bnnc.load(DOMAINS / "int_pixels.onnx", cache=False, input_domain="int:0..3")
 
 

@@ -68,13 +68,19 @@ __all__ = ["TrainedForm", "load_onnx", "trained_form"]
 
 
 def load_onnx(
-    path: str | Path, *, cache: bool | None = None, input_domain: str | InputDomain | None = None
+    path: str | Path,
+    *,
+    cache: bool | None = None,
+    input_domain: str | InputDomain | None = None,
+    expand_int: bool = False,
 ) -> BnnModel:
     """Read a BNN from an ONNX file; see the package docstring for the patterns.
 
     A file read before comes from bnnc's cache (``cache``), without importing onnx; ``cache``
     False (or ``BNNC_NO_CACHE=1``) reads the file anew.  ``input_domain`` declares what the
     model's input takes (``pm1``, ``01``, ``int:LO..HI``, ``real``; see ``bnnc.ir.domain``).
+    ``expand_int``: under ``int:LO..HI`` a first layer that reads the integers themselves is
+    order-encoded (``bnnc.frontend.onnx.pixels``; such models are not cached).
     """
     # Nothing of the reader at import time: a cached load never imports onnx.
     from bnnc.frontend.onnx.cache import load_cached
@@ -84,7 +90,7 @@ def load_onnx(
     def read(file: Path) -> BnnModel:
         from bnnc.frontend.onnx.patterns import read
 
-        return read(file, domain).model
+        return read(file, domain, expand_int=expand_int).model
 
     return load_cached(Path(path), read, cache=cache, variant=str(domain or ""))
 

@@ -296,6 +296,8 @@ def _write_entry(
     predictor = model.framework_predict
     if not isinstance(predictor, Predictor) or model.region is not None:
         return
+    if model.order_encoded:
+        return  # an integer first layer's predictor is not stored: read such models anew
     if any(block.structure is not None for block in model.blocks):
         return  # convolutions: their tables would be large, and their structure is not stored
     if not _usable(entry.parent):

@@ -268,7 +268,7 @@ def _input_layer_scale(source: OnnxSource, walk: Walk, node: onnx.NodeProto) -> 
             raise source.error(
                 f"with --input-domain {domain} this first layer reads the input values "
                 "themselves; bnnc compiles such a layer for binary inputs (--input-domain "
-                "pm1 or 01), and for integer ones (int:LO..HI) in bnnc vnnlib only",
+                "pm1 or 01), and for integer ones (int:LO..HI) in bnnc compile and bnnc vnnlib",
                 node,
             )
         return input_scale(source, engine, node)
@@ -402,6 +402,7 @@ def _build(source: OnnxSource, walk: Walk) -> BnnModel:
         if all(block.structure is None for block in blocks)
         else TrainedForm(str(source.path), (), (), CONV_NOT_TRAINED),
         input_domain=walk.domain,
+        order_encoded=0 if walk.pixel is None else walk.pixel.unary,
     )
     model.verify()
     return model
