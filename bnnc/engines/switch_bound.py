@@ -29,13 +29,12 @@ from bnnc.engines.base import Answer
 from bnnc.engines.child import ChildTimeout, call_with_deadline
 from bnnc.engines.pattern_search import first_layer, popcount, targets
 from bnnc.engines.pb import PbProblem, pattern_problem, switch_problem
-from bnnc.engines.tabulate import Tabulation, tabulate
+from bnnc.engines.tabulate import TABULATE_WIDE, Tabulation, tabulate
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
 SOLVER = "exact"
 PATTERN_CHECKS = 64  # a complete list of at most this many answering patterns is checked one by one
-FULL_TABLE_BITS = 22  # up to 2^22 patterns are tabulated for the count (~1 s on TFC-w1a1)
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,10 @@ def switch_bound(
     setup = first_layer(ilp, query)
     if setup is None:
         return None
-    if (table is None or table.index != 0) and setup.neurons.size <= FULL_TABLE_BITS:
+    if (table is None or table.index != 0) and (1 << setup.neurons.size) <= TABULATE_WIDE:
         # The exact fewest switches needs every pattern: worth ~0.2 s here, where the pattern
         # search already failed and the solver is the alternative.
-        table = tabulate(ilp, 1 << FULL_TABLE_BITS)
+        table = tabulate(ilp, TABULATE_WIDE)
     words, nearest = targets(ilp, table, query, setup.here)
     distance = popcount(words ^ setup.here)
     # No answering pattern within ``nearest`` switches: each needs at least nearest + 1.
