@@ -27,8 +27,10 @@ it are a few vector operations, where a BLAS call mostly pays for waking its thr
 then spin and take the core from whatever runs next).  ``gemm`` stays selectable, and the
 benchmark measures both, for machines where BLAS has cores to spare.
 
-Class comparisons are a knockout over the classes (:meth:`PackedArgmax.labels`): 2(n − 1)
-vector steps per batch instead of the reference's n² comparisons.
+Class comparisons (:meth:`PackedArgmax.labels`) compare every ordered pair of classes on
+contiguous int16 columns of class sums, n(n − 1) cheap vector steps; above
+:data:`PAIRWISE_MAX_CLASSES` classes a knockout of 2(n − 1) steps wins, although each of its steps
+gathers per row (about 15× the cost of a contiguous step).
 
 The ``bnnc.api.predict`` glue (compile the ILP once per model, fall back to the float reference
 where the ILP stage refuses a model) lives in ``bnnc.passes.fast_predict``.
@@ -55,6 +57,10 @@ GEMM_MAX_INPUTS = 1 << 24
 # the (rows, neurons) buffers of a layer in cache (64 neurons → 512 KB of uint64).
 CHUNK_ROWS: dict[Kernel, int] = {"gemm": 8192, "popcount": 1024}
 _WORD = np.dtype("<u8")  # bit j of word w is input 64·w + j, on any platform
+# Up to this many classes, labels compare every ordered pair of classes (n(n − 1) contiguous
+# vector steps of ~4 µs per 65,536 rows); above it, the knockout's 2(n − 1) steps, each of which
+# gathers per row (~60 µs), cost less.
+PAIRWISE_MAX_CLASSES = 24
 
 
 _BYTE_COUNTS = np.array([bin(v).count("1") for v in range(256)], dtype=np.uint8)
@@ -141,6 +147,22 @@ class PackedRows:
         assert total is not None  # there is at least one word
         return total
 
+    def column_sums(self, words: NDArray[np.uint64]) -> NDArray[np.int64]:
+        """⟨a, x⟩ per weight row and input row, as (rows of weights, rows of x): one contiguous
+        column per weight row, the layout :meth:`PackedArgmax.labels_of_columns` reads."""
+        sums = np.empty((self.active.size, words.shape[0]), dtype=np.int64)
+        differ = np.empty(words.shape[0], dtype=np.uint64)
+        counts = np.empty(words.shape[0], dtype=np.uint8)
+        for r in range(self.active.size):
+            sums[r] = self.active[r]
+            for w in range(words.shape[1]):
+                np.bitwise_xor(words[:, w], self.positive[r, w], out=differ)
+                if not self.dense:
+                    np.bitwise_and(differ, self.nonzero[r, w], out=differ)
+                _popcount(differ, counts)
+                sums[r] -= 2 * counts.astype(np.int64)
+        return sums
+
     def sums_popcount(self, words: NDArray[np.uint64]) -> NDArray[np.int64]:
         """⟨a, x⟩ = n′ − 2·mismatches for packed inputs."""
         return self.active[None, :] - 2 * self.mismatches(words).astype(np.int64)
@@ -171,6 +193,11 @@ class PackedLayer:
         bound = rows.n_in + 1
         min_dot = np.clip(-((-(c + rows.row_sums)) // 2), -bound, bound).astype(np.float32)
         return cls(rows, max_mismatches, min_dot)
+
+    @property
+    def min_sums(self) -> NDArray[np.int64]:
+        """C′ with neuron i firing ⇔ ⟨a_i, x⟩ ≥ C′_i: n′ − 2m ≥ C′ ⇔ m ≤ (n′ − C′) / 2."""
+        return self.rows.active - 2 * self.max_mismatches.astype(np.int64)
 
     def fires_popcount(self, words: NDArray[np.uint64]) -> NDArray[np.bool_]:
         return self.rows.mismatches(words) <= self.max_mismatches[None, :]
@@ -249,7 +276,66 @@ class PackedArgmax:
         return result
 
     def labels(self, sums: NDArray[np.int64]) -> NDArray[np.int64]:
-        """The class that ranks above every other, per row of class sums (as ``_ilp_argmax``).
+        """The class that ranks above every other, per row of class sums (as ``_ilp_argmax``)."""
+        return self.labels_of_columns(sums.T)
+
+    def labels_of_columns(self, columns: NDArray[np.integer]) -> NDArray[np.int64]:
+        """:meth:`labels` from the class sums as columns (classes, rows), by every ordered pair.
+
+        Class c wins a row if it ranks above every other class there.  The relation of each pair
+        is one comparison and its negation, so at most one class wins; checking that one does is
+        the reference's "exactly one winner".  Sums lie in [−n_in, n_in], so their
+        differences fit int16 below 2^14 inputs, which halves the memory traffic.
+        """
+        if self.n_classes > PAIRWISE_MAX_CLASSES:
+            return self._labels_by_knockout(np.ascontiguousarray(columns.T))
+        small = 2 * (self.rows.n_in + 1) < 1 << 15
+        dtype = np.int16 if small else np.int64
+        sums: NDArray[np.integer] = np.ascontiguousarray(columns, dtype=dtype)
+        rows = sums.shape[1]
+        table = self.table.astype(dtype)  # clamped to ±2(n_in + 1) in from_layer, so it fits
+        stairs = {(above, below): (v, u) for above, below, v, u in self.staircases}
+        difference = np.empty(rows, dtype=dtype)
+        ranks_above = np.empty(rows, dtype=bool)
+        wins = np.empty(rows, dtype=bool)
+        found = np.zeros(rows, dtype=bool)
+        labels = np.zeros(rows, dtype=np.int64)
+        for c in range(self.n_classes):
+            wins.fill(True)
+            for j in range(self.n_classes):
+                if j == c:
+                    continue
+                if (c, j) in stairs or (j, c) in stairs:
+                    ranks_above[:] = self._staircase(sums, c, j, stairs)
+                else:
+                    np.subtract(sums[c], sums[j], out=difference)
+                    np.greater_equal(difference, table[c, j], out=ranks_above)
+                np.logical_and(wins, ranks_above, out=wins)
+            np.copyto(labels, c, where=wins)
+            np.logical_or(found, wins, out=found)
+        if not found.all():
+            raise ModelError(
+                f"layer {self.name!r}: the comparison table does not rank the classes "
+                "consistently for some input (no single winner)"
+            )
+        return labels
+
+    @staticmethod
+    def _staircase(
+        sums: NDArray[np.integer],
+        c: int,
+        j: int,
+        stairs: dict[tuple[int, int], tuple[NDArray[np.int64], NDArray[np.int64]]],
+    ) -> NDArray[np.bool_]:
+        """Does c rank above j, for a pair compared by a staircase (either way round)?"""
+        above, below = (c, j) if (c, j) in stairs else (j, c)
+        v, u = stairs[above, below]
+        s_above, s_below = sums[above].astype(np.int64), sums[below].astype(np.int64)
+        holds = ((s_below[:, None] < v[None, :]) | (s_above[:, None] >= u[None, :])).all(axis=1)
+        return np.asarray(holds if c == above else ~holds)
+
+    def _labels_by_knockout(self, sums: NDArray[np.int64]) -> NDArray[np.int64]:
+        """:meth:`labels` for many classes, from rows of class sums (rows, classes).
 
         A knockout: the candidate meets each class in turn and the winner of each meeting stays.
         A class that ranks above every other stays candidate from its meeting on, so it is the
@@ -318,7 +404,7 @@ class PackedNet:
                 sums[start : start + chunk.shape[0]] = self._sums_gemm(chunk)
             else:
                 sums[start : start + chunk.shape[0]] = self._sums_popcount(pack_bits(chunk))
-        # The knockout runs once over the whole batch: per chunk its 2(n − 1) small vector steps
+        # The class comparisons run once over the whole batch: per chunk their small vector steps
         # cost more than the layers.
         return self.output.labels(sums).reshape(array.shape[:-1])
 
@@ -347,6 +433,21 @@ class PackedNet:
             else:
                 sums[start : start + chunk.shape[0]] = self._sums_popcount(chunk)
         return self.output.labels(sums)
+
+    def labels_after_first(self, fires: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """The label of each row of first-layer outputs (True = fires): the rest of the network,
+        for callers that compute the first layer themselves (``bnnc.engines.enumerate``)."""
+        words = pack_bits(fires)
+        if len(self.layers) > 1:  # hidden layers in slices that keep their buffers in cache
+            step = CHUNK_ROWS["popcount"] * 4
+            slices = []
+            for start in range(0, words.shape[0], step):
+                part = words[start : start + step]
+                for layer in self.layers[1:]:
+                    part = pack_bits(layer.fires_popcount(part))
+                slices.append(part)
+            words = np.concatenate(slices) if slices else words[:, :0]
+        return self.output.labels_of_columns(self.output.rows.column_sums(words))
 
     def _sums_gemm(self, bits: NDArray[np.bool_]) -> NDArray[np.int64]:
         x = bits.astype(np.float32)

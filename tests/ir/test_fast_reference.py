@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import itertools
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 import bnnc
 from bnnc.errors import InternalError, ModelError, UsageError
+from bnnc.ir import fast_reference
 from bnnc.ir.bnn import BnnModel, InnerBlock, OutputBlock
 from bnnc.ir.fast_reference import KERNELS, PackedNet, pack_bits, unpack_bits
 from bnnc.ir.ilp import ArgmaxLayer, IlpModel, Staircase, ThresholdLayer
@@ -221,17 +223,29 @@ def test_ilp_models_agree_or_fail_alike(model: IlpModel) -> None:
     """Labels equal to ``_ilp_argmax``'s; where the table ranks no single winner for some
     input, both raise the same ModelError."""
     inputs = all_inputs(model.n_inputs)
-    try:
-        expected = predict(model, inputs)
-    except ModelError as err:
-        for kernel in KERNELS:
-            with pytest.raises(ModelError, match="no single winner") as caught:
-                PackedNet.from_ilp(model, kernel).predict(inputs)
-            assert str(caught.value) == str(err)
-        return
-    for kernel in KERNELS:
-        net = PackedNet.from_ilp(model, kernel)
-        np.testing.assert_array_equal(net.predict(inputs), expected, err_msg=kernel)
+    # Both ways of comparing the classes: every pair (the default up to 24 classes) and the
+    # knockout (forced by allowing no class for pairs).
+    for pairwise in (fast_reference.PAIRWISE_MAX_CLASSES, 0):
+        with mock.patch.object(fast_reference, "PAIRWISE_MAX_CLASSES", pairwise):
+            try:
+                expected = predict(model, inputs)
+            except ModelError as err:
+                for kernel in KERNELS:
+                    with pytest.raises(ModelError, match="no single winner") as caught:
+                        PackedNet.from_ilp(model, kernel).predict(inputs)
+                    assert str(caught.value) == str(err)
+                continue
+            for kernel in KERNELS:
+                net = PackedNet.from_ilp(model, kernel)
+                np.testing.assert_array_equal(net.predict(inputs), expected, err_msg=kernel)
+
+
+def test_many_classes_are_compared_by_a_knockout_with_the_same_labels() -> None:
+    model = random_bnn([12, 8, fast_reference.PAIRWISE_MAX_CLASSES + 6], seed=3)
+    inputs = all_inputs(12)
+    net = glue.fast_predictor(model)
+    assert net is not None
+    np.testing.assert_array_equal(net.predict(inputs), predict(model, inputs))
 
 
 def test_a_threshold_off_by_one_is_caught() -> None:
@@ -353,7 +367,7 @@ def test_a_wrong_packed_network_is_an_internal_error(monkeypatch: pytest.MonkeyP
 def test_counting_by_enumeration_and_montecarlo_use_exact_labels() -> None:
     from bnnc.engines.enumerate import enumerate_counts, montecarlo_counts
 
-    model = random_bnn([14, 30, 5], seed=6)  # 30 hidden neurons: the chunked path
+    model = random_bnn([14, 30, 5], seed=6)  # 30 hidden neurons: labels per input, not per pattern
     expected = np.bincount(predict(model, all_inputs(14)), minlength=5)
     np.testing.assert_array_equal(enumerate_counts(model), expected)
     rng = np.random.default_rng(0)

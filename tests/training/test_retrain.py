@@ -74,7 +74,7 @@ def prototypes(
         ([11, 7, 3], 1),  # random_bnn draws some negative γ
         ([9, 5, 4, 3], 2),  # two inner blocks
         ([12, 1, 2], 3),
-        ([8, 23, 3], 4),  # too wide to tabulate: the chunked reference path
+        ([8, 23, 3], 4),  # too wide to tabulate: the rest of the network on every input
     ],
 )
 def test_enumerate_counts_equal_predict_on_every_input(widths: list[int], seed: int) -> None:
