@@ -60,9 +60,10 @@ METHOD_COUNTERS: Final = {"exact": "ganak", "approx": "approxmc"}
 ENUMERATION_MAX_FREE_BITS = 30  # 2^30 inputs through numpy: minutes; beyond, use a counter
 ENUMERATE_AUTO = 1 << 25
 """The largest region ``auto`` counts by enumeration (:mod:`bnnc.engines.count_auto`).
-Measured on the loaded 2-core bench machine: all 2^25 inputs of a 25-20-10 network in 4.7 s,
-2^25 inputs of the trained 100-20-10 with 75 bits fixed in 8.7 s, both tabulated by the first
-layer (Ganak: 120–485 s per label on 25-20-10)."""
+Measured on the 2-core bench machine (``bench/results/enumeration``), the command line
+included: all 2^25 inputs of the paper's 25-20-10 in 1.1 s, of a random 25-64-10 in 2.0 s,
+2^25 inputs of the trained 100-20-10 with 75 bits fixed in 1.7 s (Ganak: 120–485 s per label
+on 25-20-10)."""
 
 
 @dataclass(frozen=True)
@@ -208,8 +209,8 @@ def count_by_enumeration(model: BnnModel | IlpModel, queries: Sequence[Query]) -
             "enumeration counts queries over one region at a time", parameter="queries"
         )
     if region.is_everything and isinstance(model, BnnModel) and model.n_inputs <= 30:
-        # The whole input space of a trained network: enumerate_counts tabulates the first layer's
-        # output patterns instead of running every input (2^25 inputs: ~9 s instead of ~90 s).
+        # The whole input space: enumerate_counts splits it into halves whose first-block sums
+        # add up (bnnc.engines.enumerate; 2^25 inputs in about a second).
         from bnnc.engines.enumerate import enumerate_counts
 
         per_label = enumerate_counts(model).tolist()
