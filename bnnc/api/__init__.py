@@ -26,8 +26,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from bnnc.api.inversion import (
     CountMethod,
+    check_label_counts,
     count_every_label,
     count_queries,
+    counts_label_by_label,
     save_png_grid,
     save_samples,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "TrainProgress",
     "TrainRun",
     "VnnResult",
+    "check_label_counts",
     "check_outputs",
     "check_sat",
     "checked_by_framework",
@@ -109,6 +112,7 @@ __all__ = [
     "count",
     "count_every_label",
     "count_queries",
+    "counts_label_by_label",
     "emit",
     "format_retrain_table",
     "format_vnnlib_result",

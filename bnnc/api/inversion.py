@@ -4,6 +4,7 @@ engines (every label's count with the parsimony check; samples as .npy and PNG).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,7 @@ from bnnc.engines.count import (
     count_by_enumeration,
     region_size,
 )
-from bnnc.engines.count_auto import count_auto
+from bnnc.engines.count_auto import count_auto, counted_together
 from bnnc.engines.count_layers import counts as count_by_layers
 from bnnc.errors import InternalError, UsageError
 from bnnc.ir.bnn import BnnModel
@@ -49,7 +50,7 @@ def count_queries(
     if not queries:
         return []
     reason = "asked for"
-    integer = isinstance(model, BnnModel) and model.order_encoded > 0
+    integer = _integer_inputs(model)
     if method == "auto" and integer:
         # Enumeration and the layer-wise count run bit vectors, not integer vectors.
         method, reason = "exact", "integer inputs: the exact counter"
@@ -130,14 +131,37 @@ def count_every_label(
         seed=seed,
         time_limit=time_limit,
     )
-    space = region_size(formula, query)
+    check_label_counts(results, region_size(formula, query))
+    return results
+
+
+def check_label_counts(results: Sequence[CountResult], space: int) -> None:
+    """The parsimony check of every label's count: when all of them are exact they must sum to
+    the region's size, wherever they were counted (a formula that is not parsimonious would
+    fail here)."""
     total = sum(r.count for r in results)
     if all(r.exact for r in results) and total != space:
         raise InternalError(
             f"the exact counts of all labels sum to {total}, not to the {space} inputs of "
             "the region: the formula is not parsimonious (please report this as a bnnc bug)"
         )
-    return results
+
+
+def counts_label_by_label(
+    model: BnnModel | IlpModel, query: Query, method: CountMethod = "auto"
+) -> bool:
+    """Whether :func:`count_every_label` counts the labels one after the other (Ganak or
+    ApproxMC on each label's formula: tasks that may run in parallel, one label each) rather
+    than all at once (enumeration or the layer-wise count, in this process)."""
+    if method in ("exact", "approx"):
+        return True
+    if method != "auto":
+        return False
+    return _integer_inputs(model) or not counted_together(model, query.region)
+
+
+def _integer_inputs(model: BnnModel | IlpModel) -> bool:
+    return isinstance(model, BnnModel) and model.order_encoded > 0
 
 
 def save_samples(

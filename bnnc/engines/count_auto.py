@@ -44,6 +44,7 @@ from bnnc.ir.bnn import BnnModel
 from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
+from bnnc.ir.region import Region
 
 GANAK_AUTO: Final = 30.0
 """Seconds Ganak gets per count without ``--timeout``.  Measured: on the trained 100-20-10
@@ -69,11 +70,12 @@ def count_auto(
     deadline = None if time_limit is None else start + time_limit
     region = queries[0].region
     size = enumeration_size(region)
-    if size <= ENUMERATE_AUTO:
+    if _enumerates(region):
         why = f"{size:,} inputs ≤ {ENUMERATE_AUTO:,}: enumerated, exact"
         enumerated = _bounded(deadline, "enumeration", count_by_enumeration, model, list(queries))
         return [replace(r, reason=why) for r in enumerated]
-    if isinstance(model, BnnModel) and count_layers.applies(model, region):
+    if _by_layers(model, region):
+        assert isinstance(model, BnnModel)
         found = count_layers.plan(model, region)
         assert found is not None
         why = (
@@ -107,6 +109,21 @@ def count_auto(
                         seed=seed, space=space, time_limit=left)  # fmt: skip
         results.append(replace(counted, reason=f"{ganak_failed}: ApproxMC, (ε, δ)-approximate"))
     return results
+
+
+def counted_together(model: BnnModel | IlpModel, region: Region) -> bool:
+    """Whether :func:`count_auto` counts every query over ``region`` at once (steps 1 and 2 of
+    the chain: enumeration or the layer-wise count), rather than one query after the other with
+    Ganak and ApproxMC (steps 3 and 4: these may run in parallel, one query each)."""
+    return _enumerates(region) or _by_layers(model, region)
+
+
+def _enumerates(region: Region) -> bool:
+    return enumeration_size(region) <= ENUMERATE_AUTO
+
+
+def _by_layers(model: BnnModel | IlpModel, region: Region) -> bool:
+    return isinstance(model, BnnModel) and count_layers.applies(model, region)
 
 
 _GANAK_WHY = "{size:,} inputs, too many to enumerate: Ganak, exact with probability ≥ 1 − δ"
