@@ -80,6 +80,31 @@ def count_command(
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="ApproxMC's random seed.")] = 1,
     timeout: TimeoutOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="--all-labels: count the labels on a local pool of N processes, one label per "
+            "task, where they are counted one by one (Ganak, ApproxMC).",
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="--all-labels: where the labels' tasks run: local (a process pool, the default "
+            "with --workers), inprocess, or dask (with --scheduler).",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="The Dask scheduler, tcp://HOST:PORT (see 'dask scheduler').",
+        ),
+    ] = None,
     region: RegionOptions,
     box_near: BoxNearOption = None,
     eps: EpsOption = None,
@@ -107,6 +132,14 @@ def count_command(
         raise usage("--all-labels counts every label; drop --label/--not-label")
     if not all_labels and label is None and not region.given and box_near is None:
         raise usage("say what to count: --label L, --not-label L, --all-labels, or a region")
+    parallel = workers is not None or engine is not None or scheduler is not None
+    if parallel and not all_labels:
+        raise usage("--workers, --engine and --scheduler run the labels of --all-labels")
+    if parallel:
+        from bnnc.sweep import engines
+
+        engine = engine or "local"
+        engines.check(engine, scheduler, workers)
     start = time.perf_counter()
     model = bnnc.load(
         model_path,
@@ -135,7 +168,23 @@ def count_command(
         "time_limit": timeout,
     }
     try:
-        if all_labels:
+        if all_labels and parallel:
+            from bnnc.sweep import ModelRef, count_every_label
+
+            ref = ModelRef.of(model_path, input_domain, integer_inputs=True)
+            results = count_every_label(
+                ref,
+                model,
+                formula,
+                query,
+                encoding=encoding,
+                specialise=region.specialise,
+                engine=engine or "local",
+                workers=workers,
+                scheduler=scheduler,
+                **options,
+            )
+        elif all_labels:
             results = bnnc.count_every_label(model, formula, query, **options)
         else:
             results = bnnc.count_queries(model, formula, [query], **options)

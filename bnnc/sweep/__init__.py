@@ -11,6 +11,8 @@ itself (:func:`bnnc.api.robustness`).  The pieces:
   summary (certified robustness and robust accuracy at each k, unknowns apart);
 * :mod:`~bnnc.sweep.engines`: in-process, a local process pool, or a Dask cluster;
 * :mod:`~bnnc.sweep.plots`: the robustness curve and the counterexamples as PNG files;
+* :mod:`~bnnc.sweep.counts`: the same engines for ``bnnc count --all-labels``, one task per
+  label;
 * :mod:`~bnnc.sweep.run`: the sweep from start to end.
 
 This package sits between the command line and :mod:`bnnc.api` (it runs the API's verb many
@@ -19,6 +21,7 @@ times); the CLI imports it only for sweeps.
 
 from __future__ import annotations
 
+from bnnc.sweep.counts import count_every_label
 from bnnc.sweep.engines import ENGINES
 from bnnc.sweep.plots import write_curve, write_grid
 from bnnc.sweep.records import csv_text, curve, read_jsonl, summary_lines
@@ -31,6 +34,7 @@ __all__ = [
     "ModelRef",
     "RadiusQuery",
     "SweepResult",
+    "count_every_label",
     "csv_text",
     "curve",
     "read_jsonl",

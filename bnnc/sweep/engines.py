@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from bnnc.errors import UsageError
-from bnnc.sweep.tasks import ModelRef, Task, model_of, run_task
+from bnnc.sweep.tasks import ModelRef, SweepTask, model_of, run_task
 
 ENGINES = ("local", "inprocess", "dask")
 Record = dict[str, Any]
@@ -46,7 +46,7 @@ scheduler itself, up to ``distributed.scheduler.allowed-failures`` times)."""
 def run(
     engine: str,
     ref: ModelRef,
-    tasks: Sequence[Task],
+    tasks: Sequence[SweepTask],
     on_record: OnRecord,
     *,
     workers: int | None = None,
@@ -73,6 +73,41 @@ def run(
         run_local(ref, tasks, on_record, workers or os.cpu_count() or 1)
 
 
+def check(engine: str, scheduler: str | None, workers: int | None = None) -> None:
+    """Refuse a bad engine, scheduler or pool size before any work (or file) is done."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"workers must be at least 1, got {workers}", parameter="workers")
+    if engine not in ENGINES:
+        raise UsageError(
+            f"unknown engine {engine!r}; choose {', '.join(ENGINES)}", parameter="engine"
+        )
+    if engine == "dask":
+        _distributed()  # the extra is installed
+        if scheduler is None:
+            raise UsageError(
+                "the dask engine needs the scheduler's address (tcp://HOST:PORT)",
+                parameter="scheduler",
+            )
+    elif scheduler is not None:
+        raise UsageError("a scheduler is for the dask engine only", parameter="scheduler")
+
+
+def slots(engine: str, workers: int | None = None, scheduler: str | None = None) -> int:
+    """How many tasks ``engine`` runs at once: what :func:`run` uses for ``workers`` (every
+    core by default), 1 in-process, and on Dask the threads of the workers connected now."""
+    if engine == "inprocess" or workers == 1:
+        return 1
+    if engine != "dask":
+        return workers or os.cpu_count() or 1
+    assert scheduler is not None
+    client = _client(scheduler)
+    try:
+        threads: dict[str, int] = client.nthreads()
+        return max(1, sum(threads.values()))
+    finally:
+        client.close()
+
+
 # ------------------------------------------------------------------------ the local pool
 
 _REF: list[ModelRef] = []  # the pool worker's model, set by its initializer
@@ -84,11 +119,11 @@ def _start_worker(ref: ModelRef) -> None:
     model_of(ref)  # load (and compile the fast reference of) the model once per worker
 
 
-def _run_here(task: Task) -> Record:
+def _run_here(task: SweepTask) -> Record:
     return run_task(_REF[0], task)
 
 
-def run_local(ref: ModelRef, tasks: Sequence[Task], on_record: OnRecord, workers: int) -> None:
+def run_local(ref: ModelRef, tasks: Sequence[SweepTask], on_record: OnRecord, workers: int) -> None:
     left = {task.index: task for task in tasks}
     restarts = 0
     while left:
@@ -153,14 +188,11 @@ def _distributed() -> Any:
     return distributed
 
 
-def run_dask(ref: ModelRef, tasks: Sequence[Task], on_record: OnRecord, scheduler: str) -> None:
+def run_dask(
+    ref: ModelRef, tasks: Sequence[SweepTask], on_record: OnRecord, scheduler: str
+) -> None:
     distributed = _distributed()
-    try:
-        client = distributed.Client(scheduler, timeout="10s", set_as_default=False)
-    except (OSError, TimeoutError) as err:
-        raise UsageError(
-            f"cannot reach the Dask scheduler at {scheduler}: {err}", parameter="scheduler"
-        ) from None
+    client = _client(scheduler)
     try:
         # Once to every worker, not with every task: a worker that joins later fetches it.
         model = client.scatter(ref, broadcast=True, hash=False)
@@ -185,3 +217,13 @@ def run_dask(ref: ModelRef, tasks: Sequence[Task], on_record: OnRecord, schedule
             raise
     finally:
         client.close()
+
+
+def _client(scheduler: str) -> Any:
+    distributed = _distributed()
+    try:
+        return distributed.Client(scheduler, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError) as err:
+        raise UsageError(
+            f"cannot reach the Dask scheduler at {scheduler}: {err}", parameter="scheduler"
+        ) from None

@@ -51,9 +51,7 @@ def sweep(
         raise UsageError(
             f"max_flips must be at least 0, got {query.max_flips}", parameter="max_flips"
         )
-    if workers is not None and workers < 1:
-        raise UsageError(f"workers must be at least 1, got {workers}", parameter="workers")
-    _check_engine(engine, scheduler)
+    engines.check(engine, scheduler, workers)
     model = bnnc.load(model_path, cache=cache, input_domain=input_domain)
     ref = ModelRef.of(model_path, input_domain)
     inputs = load_inputs(model, data, images, threshold)
@@ -131,23 +129,6 @@ def _run(
             bar(record)
 
         engines.run(engine, ref, tasks, on_record, workers=workers, scheduler=scheduler)
-
-
-def _check_engine(engine: str, scheduler: str | None) -> None:
-    """Refuse a bad engine before any file is written."""
-    if engine not in engines.ENGINES:
-        raise UsageError(
-            f"unknown engine {engine!r}; choose {', '.join(engines.ENGINES)}", parameter="engine"
-        )
-    if engine == "dask":
-        engines._distributed()  # the extra is installed
-        if scheduler is None:
-            raise UsageError(
-                "the dask engine needs the scheduler's address (tcp://HOST:PORT)",
-                parameter="scheduler",
-            )
-    elif scheduler is not None:
-        raise UsageError("a scheduler is for the dask engine only", parameter="scheduler")
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
 """One task of a sweep: a model, an input and the query → one record (a JSON-able dict).
+(The engines also run other kinds of task, :class:`SweepTask`: one label's count.)
 
 A task carries everything a worker needs, so that any engine can run it anywhere: the model as
 a :class:`ModelRef` (its file's bytes and sha256, so that a Dask worker on another machine
@@ -21,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,16 +47,31 @@ class ModelRef:
     data: bytes = field(repr=False)
     digest: str
     input_domain: str | None = None  # as bnnc.load takes it (--input-domain)
+    integer_inputs: bool = False  # as bnnc.load takes it (bnnc count: the order clauses)
 
     @classmethod
-    def of(cls, path: str | Path, input_domain: str | None = None) -> ModelRef:
+    def of(
+        cls, path: str | Path, input_domain: str | None = None, *, integer_inputs: bool = False
+    ) -> ModelRef:
         data = Path(path).read_bytes()
-        return cls(Path(path).name, data, hashlib.sha256(data).hexdigest(), input_domain)
+        digest = hashlib.sha256(data).hexdigest()
+        return cls(Path(path).name, data, digest, input_domain, integer_inputs)
 
     @property
     def key(self) -> str:
         """What a worker keeps the model by: the file's content and how it is read."""
-        return f"{self.digest}:{self.input_domain}"
+        return f"{self.digest}:{self.input_domain}:{self.integer_inputs}"
+
+
+class SweepTask(Protocol):
+    """What the engines run: a task numbered ``index`` that makes its record from the model.
+    Each kind of task (the radius search here, a label's count in :mod:`bnnc.sweep.counts`)
+    brings its own ``run``, so the engines and their failure handling serve them all."""
+
+    @property
+    def index(self) -> int: ...
+
+    def run(self, ref: ModelRef) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,9 @@ class Task:
         unpacked = np.unpackbits(np.frombuffer(self.bits, dtype=np.uint8), count=n_inputs)
         return unpacked.astype(bool)
 
+    def run(self, ref: ModelRef) -> dict[str, Any]:
+        return run_radius(ref, self)
+
 
 def make_task(index: int, bits: NDArray[np.bool_], truth: int, query: RadiusQuery) -> Task:
     return Task(int(index), np.packbits(np.asarray(bits, dtype=bool)).tobytes(), int(truth), query)
@@ -100,7 +119,9 @@ def model_of(ref: ModelRef) -> bnnc.Model:
         with tempfile.TemporaryDirectory(prefix="bnnc-sweep-") as folder:
             path = Path(folder) / ref.name
             path.write_bytes(ref.data)
-            model = bnnc.load(path, input_domain=ref.input_domain)
+            model = bnnc.load(
+                path, input_domain=ref.input_domain, integer_inputs=ref.integer_inputs
+            )
         _MODELS[ref.key] = model
     return model
 
@@ -115,13 +136,18 @@ def _allow_children() -> None:
         process._config["daemon"] = False  # type: ignore[attr-defined]
 
 
-def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
-    """Run one task: the model's label, the radius search, the record."""
+def run_task(ref: ModelRef, task: SweepTask) -> dict[str, Any]:
+    """Run one task of any kind on any engine (its ``run`` makes the record)."""
     _allow_children()
     delay = os.environ.get(DELAY_ENV)
     if delay:
         time.sleep(float(delay))
-    began, cpu = time.perf_counter(), _cpu_seconds()
+    return task.run(ref)
+
+
+def run_radius(ref: ModelRef, task: Task) -> dict[str, Any]:
+    """A radius task: the model's label, the radius search, the record."""
+    began, cpu = time.perf_counter(), cpu_seconds()
     model = model_of(ref)
     centre = task.input_bits(model.n_inputs)
     query = task.query
@@ -142,11 +168,11 @@ def run_task(ref: ModelRef, task: Task) -> dict[str, Any]:
         ilp=ilp,
     )
     record = record_of(model, task, result, centre, time.perf_counter() - began)
-    record["cpu_seconds"] = round(_cpu_seconds() - cpu, 4)
+    record["cpu_seconds"] = round(cpu_seconds() - cpu, 4)
     return record
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """CPU time of this process and of its finished children (solvers stopped at a deadline
     run in children): what a task costs whatever else the machine runs."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
