@@ -58,9 +58,12 @@ class CountTask:
         left = self.time_limit
         if left is not None:  # compiling came out of the label's share
             left = max(0.0, left - (time.perf_counter() - began))
+        query = self.query
+        if formula.region is not None:  # a specialised formula answers for its own region only
+            query = replace(query, region=formula.region)  # (equal to the query's: this run's)
         result, unknown = None, None
         try:
-            (result,) = bnnc.count_queries(model, formula, [self.query], method=self.method,
+            (result,) = bnnc.count_queries(model, formula, [query], method=self.method,
                                            epsilon=self.epsilon, delta=self.delta, seed=self.seed,
                                            time_limit=left)  # fmt: skip
         except TimeLimitError as err:

@@ -63,6 +63,16 @@ def test_engines_give_the_sequential_counts(chain: Path, engine: list[str]) -> N
     assert sum(c["count"] for c in parallel["counts"]) == parallel["space"] == 2**32
 
 
+def test_a_specialised_region_on_the_pool(chain: Path) -> None:
+    region = ("--fix", "0-3=0", "--exact")  # 2^28 inputs: each worker specialises to them
+    code, sequential, err = _count(chain, *region)
+    assert code == 0, err
+    code, parallel, err = _count(chain, *region, "--workers", "2")
+    assert code == 0, err
+    assert _counts(parallel) == _counts(sequential)
+    assert sum(c["count"] for c in parallel["counts"]) == 2**28
+
+
 def test_approx_counts_on_the_pool_are_the_sequential_ones(hard: Path) -> None:
     code, sequential, err = _count(hard, "--approx", "--seed", "3")
     assert code == 0, err
