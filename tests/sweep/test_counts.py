@@ -7,6 +7,8 @@ of time on the pool is UNKNOWN, exit 30."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -132,3 +134,35 @@ def test_label_out_of_time_on_the_pool_is_unknown(hard: Path) -> None:
     assert code == 30, err
     assert record["result"] == "unknown" and "ran out of time" in record["reason"]
     assert time.perf_counter() - began < 20  # the timeout and the pool's start-up
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_ctrl_c_stops_the_workers_and_their_counters(hard: Path) -> None:
+    command = [str(BIN / "bnnc"), "count", str(hard), "--all-labels", "--exact", "--workers", "2",
+               "--timeout", "60"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        counters: list[int] = []
+        while len(counters) < 2:  # each worker has forked its Ganak child
+            assert time.monotonic() < deadline and process.poll() is None, "no counters"
+            time.sleep(0.1)
+            workers = [w for w in _children(process.pid) if Path(f"/proc/{w}").exists()]
+            counters = [c for w in workers for c in _children(w)]
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, err
+    assert err.decode().strip().splitlines()[-1] == "bnnc: interrupted"
+    time.sleep(0.5)  # the kernel's SIGKILL of orphaned counters is immediate, reaping is not
+    alive = [c for c in counters if Path(f"/proc/{c}").exists()
+             and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z"]  # fmt: skip
+    assert not alive, "a counter outlived the count"
