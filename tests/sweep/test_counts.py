@@ -166,3 +166,35 @@ def test_ctrl_c_stops_the_workers_and_their_counters(hard: Path) -> None:
     alive = [c for c in counters if Path(f"/proc/{c}").exists()
              and Path(f"/proc/{c}/stat").read_text().split()[2] != "Z"]  # fmt: skip
     assert not alive, "a counter outlived the count"
+
+
+def test_killing_a_pool_worker_loses_no_label(chain: Path) -> None:
+    code, sequential, err = _count(chain, "--exact")
+    assert code == 0, err
+    command = [str(BIN / "bnnc"), "count", str(chain), "--all-labels", "--json", "--exact",
+               "--workers", "2"]  # fmt: skip
+    env = dict(os.environ, BNNC_SWEEP_TEST_DELAY="1")  # each task sleeps 1 s first
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while len(workers) < 2:
+            assert time.monotonic() < deadline and process.poll() is None, "no pool"
+            time.sleep(0.05)
+            workers = [w for w in _children(process.pid) if _is_pool_worker(w)]
+        os.kill(workers[0], signal.SIGKILL)  # the pool breaks; a new one counts what is left
+        output, errors = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, errors
+    assert _counts(json.loads(output)) == _counts(sequential)
+
+
+def _is_pool_worker(pid: int) -> bool:
+    """Started by spawn (not multiprocessing's resource tracker), and still there."""
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return False
