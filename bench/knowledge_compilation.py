@@ -17,10 +17,16 @@ plus the query's clauses, by:
   the input count; the reference column checks it;
 * ``sdd``: a sentential decision diagram compiled bottom-up from the CNF by PySDD (PyPI
   ``pysdd``, ``SddManager.from_cnf_string``, its default balanced vtree), then model-counted:
-  what BDD4BNN-style compilation costs when it starts from the CNF.
+  what BDD4BNN-style compilation costs when it starts from the CNF;
+* ``bdd``: BDD4BNN's construction instead, from the network rather than the CNF
+  (:func:`bdd_count`, the ``dd`` package's pure-Python ``dd.autoref``; its CUDD bindings need a
+  build): each neuron's BDD is its threshold function of the BDDs of the layer below, built by
+  a dynamic program over (position, partial sum), and label 2 is the conjunction, per other
+  class, of "label 2's score beats it" over the last hidden layer; then the BDD's models are
+  counted over the inputs.
 
 ``reference`` is the exact count from bnnc without the formula where one is cheap: enumeration
-of every input for ≤ 25 inputs, the layer-wise dynamic program where it applies, else none.
+of every input for ≤ 30 inputs, the layer-wise dynamic program where it applies, else none.
 Each count runs in its own process, stopped at ``--cap`` seconds (compiling the network is not
 timed); once a counter runs out on two networks in a row, it is skipped on the later ones.  The
 machine has 2 cores shared with other jobs: read ratios measured in the same run, not absolute
@@ -56,7 +62,7 @@ NETWORKS: dict[str, str | tuple[int, ...]] = {
     "random-100-20-10": str(ROOT / "examples" / "paper-100-20-10.bnn"),
     "trained-100-20-10": str(ROOT / "examples" / "paper" / "mnist10x10-100-20-10.bnn"),
 }
-COUNTERS = ("ganak", "d4", "sdd")
+COUNTERS = ("ganak", "d4", "sdd", "bdd")
 LABEL = 2
 
 
@@ -89,7 +95,9 @@ def _count_task(network: str, counter: str, queue: Any) -> None:
     clauses = [list(c) for c in formula.clauses.joined(extra.clauses)]
     detail: dict[str, Any] = {"variables": extra.num_vars, "clauses": len(clauses)}
     start = time.perf_counter()
-    if counter == "ganak":
+    if counter == "bdd":
+        value, detail["bdd_nodes"] = bdd_count(model, LABEL)
+    elif counter == "ganak":
         value = count(formula, query, method="ganak").count
     elif counter == "d4":
         import py_d4
@@ -108,6 +116,71 @@ def _count_task(network: str, counter: str, queue: Any) -> None:
     queue.put((time.perf_counter() - start, {**detail, "count": value}))
 
 
+def bdd_count(model: Any, label: int) -> tuple[int, int]:
+    """(inputs the network gives ``label``, BDD nodes): BDD4BNN's layer-wise construction."""
+    import numpy as np
+    from dd.autoref import BDD
+
+    from bnnc.ir.bnn import block_activation, output_scores
+
+    bdd = BDD()
+    names = [f"x{i}" for i in range(model.n_inputs)]
+    bdd.declare(*names)
+    below = [bdd.var(name) for name in names]  # True = +1
+    for block in model.blocks:
+        n_in, n_out = block.weights.shape[1], block.weights.shape[0]
+        sums = np.arange(-n_in, n_in + 1)
+        # Which integer pre-activations fire each neuron, by the reference arithmetic itself.
+        fires = block_activation(block, np.repeat(sums[:, None], n_out, axis=1), model.arithmetic)
+        layer = []
+        for j in range(n_out):
+            weights = [int(w) for w in block.weights[j]]
+            table = {int(s): bool(fires[k, j]) for k, s in enumerate(sums)}
+            layer.append(_threshold(bdd, below, weights, lambda s, t=table: t[s[0]]))
+        below = layer
+    out = model.output
+    n_classes = out.weights.shape[0]
+    result = bdd.true
+    for c in range(n_classes):
+        if c == label:
+            continue
+
+        def wins(s: tuple[int, ...], c: int = c) -> bool:
+            pre = np.zeros((1, n_classes), dtype=np.int64)
+            pre[0, label], pre[0, c] = s
+            score = output_scores(out, pre, model.arithmetic)[0]
+            # argmax takes the first of tied classes.
+            return bool(score[label] > score[c] if c < label else score[label] >= score[c])
+
+        pairs = [(int(a), int(b)) for a, b in zip(out.weights[label], out.weights[c], strict=True)]
+        result &= _threshold(bdd, below, pairs, wins)
+    nodes = len(bdd)
+    value = int(result.count(nvars=model.n_inputs))
+    del result, below
+    return value, nodes
+
+
+def _threshold(bdd: Any, below: list[Any], weights: list[Any], accept: Any) -> Any:
+    """The BDD of ``accept(Σ w_i·x_i)`` over the functions ``below`` (x_i = ±1): a weight is an
+    int, or a pair of ints for two sums at once; memoised on (position, partial sums)."""
+    memo: dict[tuple[int, tuple[int, ...]], Any] = {}
+    width = 1 if isinstance(weights[0], int) else 2
+
+    def node(i: int, partial: tuple[int, ...]) -> Any:
+        key = (i, partial)
+        if key not in memo:
+            if i == len(weights):
+                memo[key] = bdd.true if accept(partial) else bdd.false
+            else:
+                w = (weights[i],) if width == 1 else weights[i]
+                high = tuple(p + x for p, x in zip(partial, w, strict=True))
+                low = tuple(p - x for p, x in zip(partial, w, strict=True))
+                memo[key] = bdd.ite(below[i], node(i + 1, high), node(i + 1, low))
+        return memo[key]
+
+    return node(0, (0,) * width)
+
+
 def _reference_task(network: str, queue: Any) -> None:
     from bnnc.engines import count_layers
     from bnnc.engines.enumerate import enumerate_counts
@@ -117,7 +190,7 @@ def _reference_task(network: str, queue: Any) -> None:
     model = _model(network)
     region = Region.everything(model.n_inputs)
     start = time.perf_counter()
-    if model.n_inputs <= 25:
+    if model.n_inputs <= 30:
         value, how = int(enumerate_counts(model)[LABEL]), "enumeration"
     elif count_layers.applies(model, region):
         (value,), _ = count_layers.counts(model, [Query(region, label=LABEL)])
@@ -202,6 +275,16 @@ def _cell(got: dict[str, Any], cap: float) -> str:
     return f">{cap:g}" if got["seconds"] is None else f"{got['seconds']:.2f}"
 
 
+def _ratio(row: dict[str, Any], counter: str, against: str, cap: float) -> str:
+    """counter's seconds / against's; ``<x`` when only ``counter`` finished (against: > cap)."""
+    mine, theirs = row.get(counter, {}), row.get(against, {})
+    if mine.get("seconds") is None or theirs.get("skipped") or counter not in row:
+        return ""
+    if theirs.get("seconds") is None:
+        return f"<{mine['seconds'] / cap:.2g}"
+    return f"{mine['seconds'] / theirs['seconds']:.2g}"
+
+
 def markdown(record: dict[str, Any]) -> str:
     cap = record["cap"]
     lines = [
@@ -214,13 +297,13 @@ def markdown(record: dict[str, Any]) -> str:
         f"{cap:g} s; `>cap`: no count in time; `skipped`: ran out on the two networks before.  "
         "`agree`: every count found equals the reference (or each other, without one).",
         "",
-        "| network | vars / clauses | reference | ganak s | d4 s | sdd s | d4 / ganak | "
-        "count | agree |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| network | vars / clauses | reference | ganak s | d4 s | sdd s | bdd s | d4 / ganak | "
+        "bdd / ganak | count | agree |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for network, row in record["networks"].items():
         found = [row[c] for c in COUNTERS if c in row and "count" in row[c]]
-        sized = next((g for g in found), {})
+        sized = next((g for g in found if "variables" in g), {})
         counts = {g["count"] for g in found}
         reference = row["reference"]
         if "count" in reference:
@@ -228,15 +311,14 @@ def markdown(record: dict[str, Any]) -> str:
             ref = f"{reference['count']} ({reference['how']}, {reference['seconds']:.2f} s)"
         else:
             counts_all, ref = counts, "none"
-        ganak, d4 = row.get("ganak", {}).get("seconds"), row.get("d4", {}).get("seconds")
-        ratio = f"{d4 / ganak:.2g}" if ganak and d4 else ""
+        ratios = [_ratio(row, c, "ganak", cap) for c in ("d4", "bdd")]
         size = f"{sized['variables']} / {sized['clauses']}" if sized else ""
         shown = next(iter(counts_all)) if len(counts_all) == 1 else ", ".join(map(str, counts_all))
         agree = "" if not found else ("yes" if len(counts_all) == 1 else "**no**")
         lines.append(
             f"| {network} | {size} | {ref} | "
             + " | ".join(_cell(row.get(c, {"seconds": None}), cap) for c in COUNTERS)
-            + f" | {ratio} | {shown if found else ''} | {agree} |"
+            + f" | {' | '.join(ratios)} | {shown if found else ''} | {agree} |"
         )
     return "\n".join(lines) + "\n"
 

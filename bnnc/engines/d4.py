@@ -6,7 +6,7 @@ with component caching, like Ganak, but its cache stores the components themselv
 hashes of them, so its count carries :meth:`Guarantee.exact()
 <bnnc.engines.base.Guarantee.exact>`, not Ganak's "exact with probability ≥ 1 − δ".  Measured
 against Ganak on label counts of random networks (``bench/knowledge_compilation.py``): the same
-order of time (0.55–2× Ganak's) where either finishes within a minute, and both give up from
+order of time (0.55–1.7× Ganak's) where either finishes within a minute, and both give up from
 about 30 inputs and 10 neurons; so ``auto`` keeps Ganak, and d4 is there for whoever wants a
 count without a probability attached (``count(method="d4")``).
 
