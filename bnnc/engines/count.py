@@ -3,14 +3,15 @@ ApproxMC approximately), or by running the network on every input of the region.
 
 :func:`count`'s ``method`` is ``exact`` (Ganak), ``approx`` (ApproxMC) or the name of any
 counter in :data:`bnnc.engines.registry.COUNTERS` (``ganak``, ``approxmc``, ``enumerate``: the
-formula's models by brute force).  The counter is given the input variables as the projection
-(sampling) set, so it counts inputs.  bnnc's formulas are parsimonious, so the unprojected model
-count is the same number; the tests check that, and :func:`count` can be asked to count
-unprojected (``projected=False``) to show it.  Each result records the guarantee its counter
-gives (:class:`~bnnc.engines.base.Guarantee`), and every output prints it: enumeration and the
-layer-wise count are exact; Ganak's counts are exact with probability ≥ 1 − δ (its component
-cache is hashed; pyganak does not report δ); ApproxMC's are within a factor 1 + ε with
-probability ≥ 1 − δ.  ``auto`` is :func:`bnnc.engines.count_auto.count_auto`.
+formula's models by brute force; ``d4``: deterministic exact, with the extra ``bnnc[d4]``).
+The counter is given the input variables as the projection (sampling) set, so it counts inputs.
+bnnc's formulas are parsimonious, so the unprojected model count is the same number; the tests
+check that, and :func:`count` can be asked to count unprojected (``projected=False``) to show
+it. Each result records the guarantee its counter gives (:class:`~bnnc.engines.base.Guarantee`),
+and every output prints it: enumeration and the layer-wise count are exact; Ganak's counts are
+exact with probability ≥ 1 − δ (its component cache is hashed; pyganak does not report δ);
+ApproxMC's are within a factor 1 + ε with probability ≥ 1 − δ.
+``auto`` is :func:`bnnc.engines.count_auto.count_auto`.
 
 :func:`count_by_enumeration` (``bnnc count --enumerate``) does not use the formula: it runs the
 reference inference on every input of the region (up to 2^30), in numpy batches.  It is exact,

@@ -47,6 +47,8 @@ COUNTERS: Final[Mapping[str, str]] = {
     "ganak": "bnnc.engines.ganak:Ganak",
     "approxmc": "bnnc.engines.approxmc:ApproxMC",
     "enumerate": "bnnc.engines.bruteforce:Enumeration",
+    # d4: deterministic exact, an optional extra (bnnc[d4]); bench/knowledge_compilation.py.
+    "d4": "bnnc.engines.d4:D4",
 }
 
 

@@ -38,7 +38,7 @@ def tiny() -> tuple[bnnc.api.Model, bnnc.Compilation]:
     [
         (registry.decider, "solver", "cadical"),
         (registry.sampler, "sampler", "cmsgen or unigen"),
-        (registry.counter, "counter", "approxmc, enumerate or ganak"),
+        (registry.counter, "counter", "approxmc, d4, enumerate or ganak"),
     ],
 )
 def test_an_unknown_name_is_a_usage_error(lookup, parameter: str, names: str) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +63,7 @@ def test_unknown_engines_through_the_verbs(tiny) -> None:  # type: ignore[no-unt
         with pytest.raises(UsageError) as info:
             call()
         assert info.value.parameter == parameter
-    with pytest.raises(UsageError, match="choose approx, approxmc, enumerate, exact or ganak"):
+    with pytest.raises(UsageError, match="choose approx, approxmc, d4, enumerate, exact or ganak"):
         count(compiled.formula, query, method="sharpsat")
 
 
