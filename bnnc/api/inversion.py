@@ -27,7 +27,7 @@ from bnnc.ir.cnf import CnfFormula
 from bnnc.ir.ilp import IlpModel
 from bnnc.ir.query import Query
 
-CountMethod = Literal["auto", "exact", "approx", "enumerate", "layers"]
+CountMethod = Literal["auto", "exact", "approx", "enumerate", "layers", "d4"]
 
 
 def count_queries(

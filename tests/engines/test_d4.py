@@ -99,6 +99,6 @@ def test_the_api_counts_with_d4_by_name() -> None:
     formula = bnnc.compile(model).formula
     labels = bnnc.predict(model, all_inputs(8))
     queries = [Query(Region.everything(8), label=label) for label in range(3)]
-    results = bnnc.count_queries(model, formula, queries, method="d4")  # type: ignore[arg-type]
+    results = bnnc.count_queries(model, formula, queries, method="d4")
     assert [r.count for r in results] == [int((labels == k).sum()) for k in range(3)]
     assert {r.method for r in results} == {"d4"}
